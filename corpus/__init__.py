@@ -1,0 +1,1 @@
+"""Corpus readers: files on disk become :class:`~corpus.document.Document` objects."""

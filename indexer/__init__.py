@@ -1,0 +1,1 @@
+"""Everything that turns documents into an index and searches it."""

