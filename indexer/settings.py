@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,6 +43,11 @@ class Settings(BaseSettings):
     chunk_target_chars: int = Field(320, ge=50, description="Split long paragraphs near this length.")
     chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
     chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
+    embed_context: Literal["text", "section", "title_section"] = Field(
+        "section",
+        description="What is embedded with each passage: its text alone, or with its section "
+        "heading (and document title) in front, so a paragraph under 成果转化 knows it.",
+    )
 
     # index lifecycle
     keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
@@ -50,6 +56,9 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(256, ge=1)
     max_k: int = Field(100, ge=1)
     candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
+    keyword_weight: float = Field(
+        0.5, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
+    )
 
     # service
     host: str = "127.0.0.1"

@@ -1,0 +1,42 @@
+"""Application factory: ``create_app(settings)`` wires settings, the live index and routes."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from api.routes import passages, search, status
+from indexer.embed import Embedder
+from indexer.live import LiveIndex
+from indexer.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
+    """Build the service; the model loads on the first request that needs it."""
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="govspeech",
+        summary="Search Chinese government speeches and reports by paragraph.",
+        version="0.1.0",
+    )
+    app.state.settings = settings
+    app.state.live = LiveIndex(settings, embedder)
+    app.include_router(search.router)
+    app.include_router(passages.router)
+    app.include_router(status.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def readable_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Say in one sentence what is wrong with the request, keep the details."""
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
+            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "; ".join(problems), "errors": jsonable_encoder(exc.errors())},
+        )
+
+    return app

@@ -1,0 +1,1 @@
+"""One module per resource; :mod:`api.main` mounts them."""

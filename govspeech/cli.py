@@ -1,0 +1,259 @@
+"""The ``govspeech`` command: index, search, serve, eval.
+
+Each command turns options into :class:`~indexer.settings.Settings` and calls
+one stage; nothing here knows how indexing or ranking works.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+from indexer.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Search Chinese government speeches and reports by paragraph.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console(highlight=False, soft_wrap=True)
+
+IndexDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--index-dir", help="Index directory (default: $GOVSPEECH_INDEX_DIR or var/index)."
+    ),
+]
+
+
+def _settings(index_dir: Path | None) -> Settings:
+    settings = get_settings()
+    return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
+
+
+def _fail(message: str) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=1)
+
+
+def sample_corpus() -> Path:
+    """The small corpus the project ships for the quickstart."""
+    import corpus
+
+    return Path(corpus.__file__).parent / "sample"
+
+
+class _Rate(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "")
+        return Text(f"{speed:,.1f} {unit}/s" if speed else f"– {unit}/s", style="cyan")
+
+
+class RichProgress:
+    """Renders the builder's stages as progress bars with rate and ETA."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._task: int | None = None
+
+    def stage(self, name: str, total: int | None, unit: str) -> None:
+        if self._task is not None:
+            task = self._progress.tasks[self._task]
+            if task.total is None:
+                self._progress.update(
+                    self._task, total=task.completed or 1, completed=task.completed or 1
+                )
+        self._task = self._progress.add_task(name, total=total, unit=unit)
+
+    def advance(self, n: int = 1) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, n)
+
+
+@app.command()
+def index(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Files or folders to index (default: the bundled sample corpus)."),
+    ] = None,
+    index_dir: IndexDirOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild everything, re-embed all.")] = False,
+    rollback: Annotated[
+        bool, typer.Option("--rollback", help="Serve the previous version again and exit.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")] = False,
+) -> None:
+    """Build or update the index from PATHS (incremental unless --full)."""
+    from indexer.build import BuildError, build_index
+    from indexer.versions import IndexDir, IndexLocked, IndexNotFound
+
+    settings = _settings(index_dir)
+    if rollback:
+        try:
+            with IndexDir(settings.index_dir).lock("govspeech index --rollback"):
+                name = IndexDir(settings.index_dir).rollback()
+        except (IndexLocked, IndexNotFound) as e:
+            raise _fail(str(e)) from None
+        console.print(f"now serving version [bold]{name}[/]")
+        return
+    paths = paths or [sample_corpus()]
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise _fail(f"no such file or folder: {', '.join(map(str, missing))}")
+    columns = (
+        TextColumn("{task.description:<20}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        _Rate(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+    try:
+        with Progress(*columns, console=console, disable=as_json) as bar:
+            report = build_index(paths, settings, full=full, progress=RichProgress(bar))
+    except (IndexLocked, BuildError) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
+        return
+    console.print(
+        f"[bold green]index version {report.version}[/] in {settings.index_dir} "
+        f"({'full build: ' + report.full_reason if report.full else 'incremental'})\n"
+        f"documents: {report.documents} ({report.added} added, {report.changed} changed, "
+        f"{report.deleted} deleted, {report.unchanged} unchanged, {len(report.failed)} failed)\n"
+        f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused) "
+        f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s"
+    )
+    for f in report.failed:
+        console.print(f"[yellow]skipped[/] {f['source']}: {f['reason']}")
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="Keywords, a question or a paraphrase.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
+    offset: Annotated[int, typer.Option(help="Hits to skip (paging).")] = 0,
+    mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
+    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
+    year_from: Annotated[int | None, typer.Option(help="From this year on.")] = None,
+    year_to: Annotated[int | None, typer.Option(help="Up to this year.")] = None,
+    region: Annotated[str | None, typer.Option(help="Region/province (prefix).")] = None,
+    speaker: Annotated[str | None, typer.Option(help="Speaker (substring).")] = None,
+    doc_type: Annotated[str | None, typer.Option(help="Document type.")] = None,
+    source: Annotated[str | None, typer.Option(help="Source path/URL prefix.")] = None,
+    min_score: Annotated[float | None, typer.Option(help="Drop hits below this score.")] = None,
+    context: Annotated[int, typer.Option(help="Neighbouring passages to show per side.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Search the index and print ranked passages."""
+    from pydantic import ValidationError
+
+    from indexer.live import LiveIndex
+    from indexer.schemas import Filters, SearchRequest
+    from indexer.search import ModelMismatch, QueryError
+    from indexer.versions import IndexNotFound
+
+    settings = _settings(index_dir)
+    try:
+        req = SearchRequest(
+            q=query,
+            k=k,
+            offset=offset,
+            mode=mode,
+            min_score=min_score,
+            context=context,
+            filters=Filters(
+                year=year,
+                year_from=year_from,
+                year_to=year_to,
+                region=region,
+                speaker=speaker,
+                doc_type=doc_type,
+                source=source,
+            ),
+        )
+        result = LiveIndex(settings).get().search(req)
+    except ValidationError as e:
+        raise _fail(
+            "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        ) from None
+    except (QueryError, IndexNotFound, ModelMismatch) as e:
+        raise _fail(str(e)) from None
+    if as_json:
+        out.print_json(json.dumps([h.model_dump() for h in result.hits], ensure_ascii=False))
+        return
+    if result.message:
+        console.print(f"[yellow]{result.message}[/]")
+    for hit in result.hits:
+        d = hit.document
+        meta = " · ".join(str(x) for x in (d.date or d.year, d.region, d.speaker) if x)
+        out.print(f"[bold]{hit.rank}. {hit.score:.3f}[/]  [cyan]{d.title}[/]  {meta}")
+        if hit.section:
+            out.print(f"   [dim]{hit.section}[/]")
+        for c in hit.before:
+            out.print(f"   [dim]… {c.text}[/]")
+        out.print(f"   {_terminal_marks(hit.text, hit.spans)}")
+        for c in hit.after:
+            out.print(f"   [dim]… {c.text}[/]")
+        if hit.duplicates:
+            out.print(f"   [dim](+{len(hit.duplicates)} near-identical passages elsewhere)[/]")
+    console.print(
+        f"[dim]{len(result.hits)} of {result.total} hits · {result.mode} · "
+        f"version {result.version} · {result.took_ms:.0f} ms[/]"
+    )
+
+
+def _terminal_marks(text: str, spans: list[tuple[int, int]]) -> Text:
+    t = Text(text)
+    for start, end in spans:
+        t.stylize("bold yellow", start, end)
+    return t
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Start the HTTP API (and search page); picks up new index versions live."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = _settings(index_dir)
+    settings = settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
+    console.print(f"serving {settings.index_dir} on http://{settings.host}:{settings.port}")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    for ours in ("corpus", "indexer", "api"):
+        logging.getLogger(ours).setLevel(logging.INFO)
+    app()

@@ -1,0 +1,292 @@
+"""Build (or incrementally rebuild) an index version from corpus folders.
+
+One run: read and clean documents, cut passages, compare with the served
+version, embed only text the cache has not seen, write a complete new
+version beside the old one, verify it, then switch ``CURRENT`` to it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from corpus import list_sources, read_corpus
+from corpus.document import Document, ReadFailure
+from indexer.cache import EmbeddingCache, model_key, text_key
+from indexer.chunk import ChunkConfig, chunk_document
+from indexer.dense import DenseIndex
+from indexer.embed import Embedder, load_embedder
+from indexer.keyword import KeywordIndex
+from indexer.manifest import Manifest, model_mismatch
+from indexer.passage import Passage
+from indexer.settings import Settings
+from indexer.store import Store, write_store
+from indexer.versions import IndexDir
+
+log = logging.getLogger(__name__)
+
+
+class Progress(Protocol):
+    """What the builder tells a progress display (the CLI renders it with rich)."""
+
+    def stage(self, name: str, total: int | None, unit: str) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+
+class _Silent:
+    def stage(self, name: str, total: int | None, unit: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+class BuildError(RuntimeError):
+    """The run could not produce a valid version; the served one is untouched."""
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a run did, in numbers a cron mail can show."""
+
+    version: str | None
+    full: bool
+    full_reason: str | None
+    documents: int = 0
+    added: int = 0
+    changed: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    passages: int = 0
+    embedded: int = 0
+    reused: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+
+    @property
+    def passages_per_second(self) -> float:
+        return self.passages / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["passages_per_second"] = round(self.passages_per_second, 1)
+        return d
+
+
+def chunk_config(settings: Settings) -> ChunkConfig:
+    return ChunkConfig.from_settings(settings)
+
+
+def chunking_fingerprint(settings: Settings) -> dict[str, object]:
+    """Settings that change passages or what is embedded: a change forces a full rebuild."""
+    cfg = asdict(chunk_config(settings))
+    cfg["embed_context"] = settings.embed_context
+    return cfg
+
+
+def embedding_text(passage: Passage, doc: Document, context: str) -> str:
+    """The text handed to the model for one passage.
+
+    A paragraph often names its topic only in the heading above it
+    ("（二）强化成果转化" then "设立引导基金…"), so the heading is embedded
+    with it; the passage text itself stays unchanged for display and keywords.
+    """
+    if context == "text" or not passage.section:
+        head = doc.title if context == "title_section" else ""
+    else:
+        last = passage.section.split(" > ")[-1]
+        head = f"{doc.title} {last}" if context == "title_section" else last
+    return f"{head}\n{passage.text}" if head else passage.text
+
+
+def build_index(
+    paths: Sequence[Path],
+    settings: Settings,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+) -> BuildReport:
+    """Run one (re-)index of ``paths`` into ``settings.index_dir``.
+
+    Raises IndexLocked when another run holds the index, BuildError when no
+    document could be read; in both cases the served version is untouched.
+    """
+    progress = progress or _Silent()
+    started = time.perf_counter()
+    index_dir = IndexDir(settings.index_dir)
+    with index_dir.lock(f"govspeech index {' '.join(map(str, paths))}"):
+        for name in index_dir.remove_partials():
+            log.warning("removed %s left by an interrupted run", name)
+        embedder = embedder or load_embedder(settings)
+        previous = index_dir.current_manifest()
+        full, reason = _needs_full(previous, embedder, settings, full)
+        report = BuildReport(version=None, full=full, full_reason=reason)
+
+        docs = _read(paths, progress, report)
+        chunked = _chunk(docs, settings, progress)
+        _diff(index_dir if previous and not full else None, docs, report)
+
+        rows = [(p, d) for d, ps in chunked for p in ps]
+        report.passages = len(rows)
+        vectors = _embed(rows, embedder, index_dir, settings, full, progress, report)
+
+        name, partial = index_dir.new_partial()
+        progress.stage("writing index", None, "steps")
+        n = write_store(partial / "store.sqlite", chunked)
+        DenseIndex.build(vectors).save(partial)
+        progress.stage("keyword index", len(rows), "passages")
+        keyword = KeywordIndex.build([p.text for p, _ in rows], progress=progress.advance)
+        keyword.save(partial / "keyword")
+        _verify(partial, n, len(rows), len(keyword))
+        Manifest(
+            version=name,
+            created=datetime.now(UTC).isoformat(timespec="seconds"),
+            model=embedder.fingerprint(),
+            chunking=chunking_fingerprint(settings),
+            documents=len(docs),
+            passages=len(rows),
+            corpus_roots=[str(p) for p in paths],
+            corpus_fingerprint=_corpus_fingerprint(docs),
+            build_seconds=round(time.perf_counter() - started, 2),
+        ).save(partial)
+        index_dir.publish(name, partial)
+        for old in index_dir.prune(settings.keep_versions):
+            log.info("removed old version %s", old)
+        report.version = name
+        report.seconds = time.perf_counter() - started
+        return report
+
+
+def _needs_full(
+    previous: Manifest | None, embedder: Embedder, settings: Settings, full: bool
+) -> tuple[bool, str | None]:
+    if full:
+        return True, "asked for (--full)"
+    if previous is None:
+        return True, "no index yet"
+    if diff := model_mismatch(previous.model, embedder.fingerprint()):
+        return True, f"embedding model changed ({diff})"
+    if previous.chunking != chunking_fingerprint(settings):
+        return True, "chunking settings changed"
+    return False, None
+
+
+def _read(paths: Sequence[Path], progress: Progress, report: BuildReport) -> list[Document]:
+    progress.stage("reading documents", len(list_sources(paths)), "files")
+    docs: list[Document] = []
+    seen: set[str] = set()
+    last_source = None
+    for item in read_corpus(paths):
+        if isinstance(item, ReadFailure):
+            report.failed.append({"source": item.source, "reason": item.reason})
+            log.warning("skipped %s: %s", item.source, item.reason)
+            file_of = item.source.split("#", 1)[0]
+        else:
+            if item.doc_id in seen:
+                report.failed.append({"source": item.source, "reason": "duplicate document id"})
+                continue
+            seen.add(item.doc_id)
+            docs.append(item)
+            file_of = item.source.split("#", 1)[0]
+        if file_of != last_source:
+            progress.advance()
+            last_source = file_of
+    if not docs:
+        raise BuildError(
+            "no document could be read from "
+            + ", ".join(map(str, paths))
+            + (f" ({len(report.failed)} failed)" if report.failed else " (no supported files)")
+        )
+    report.documents = len(docs)
+    return docs
+
+
+def _chunk(
+    docs: list[Document], settings: Settings, progress: Progress
+) -> list[tuple[Document, list[Passage]]]:
+    cfg = chunk_config(settings)
+    progress.stage("cutting passages", len(docs), "documents")
+    out = []
+    for doc in docs:
+        out.append((doc, chunk_document(doc, cfg)))
+        progress.advance()
+    return out
+
+
+def _diff(index_dir: IndexDir | None, docs: list[Document], report: BuildReport) -> None:
+    if index_dir is None:
+        report.added = len(docs)
+        return
+    store = Store(index_dir.current_path() / "store.sqlite")
+    try:
+        before = {d["doc_id"]: d["content_hash"] for d in store.documents()}
+    finally:
+        store.close()
+    now = {d.doc_id: d.content_hash for d in docs}
+    report.added = sum(1 for k in now if k not in before)
+    report.deleted = sum(1 for k in before if k not in now)
+    report.changed = sum(1 for k, h in now.items() if k in before and before[k] != h)
+    report.unchanged = len(now) - report.added - report.changed
+
+
+def _embed(
+    rows: list[tuple[Passage, Document]],
+    embedder: Embedder,
+    index_dir: IndexDir,
+    settings: Settings,
+    full: bool,
+    progress: Progress,
+    report: BuildReport,
+) -> np.ndarray:
+    texts = [embedding_text(p, d, settings.embed_context) for p, d in rows]
+    keys = [text_key(t) for t in texts]
+    cache = EmbeddingCache(index_dir.cache_path, model_key(embedder.fingerprint()), embedder.dim)
+    try:
+        found = {} if full else cache.get_many(keys)
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        report.reused = sum(1 for k in keys if k in found)
+        report.embedded = len(keys) - report.reused
+        progress.stage("embedding passages", len(missing), "passages")
+        t0 = time.perf_counter()
+        if missing:
+            batch = max(settings.batch_size * 8, 256)  # flush to the cache every few batches
+            for i in range(0, len(missing), batch):
+                part = missing[i : i + batch]
+                vecs = embedder.encode_passages(
+                    [t for _, t in part], batch_size=settings.batch_size, progress=progress.advance
+                )
+                cache.put_many((k, v) for (k, _), v in zip(part, vecs, strict=True))
+                found.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
+        report.embed_seconds = time.perf_counter() - t0
+    finally:
+        cache.close()
+    if not keys:
+        return np.empty((0, embedder.dim), np.float32)
+    return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+def _verify(partial: Path, stored: int, expected: int, keyword: int) -> None:
+    dense = len(DenseIndex.load(partial))
+    if not stored == expected == keyword == dense:
+        raise BuildError(
+            f"new version is inconsistent (passages: store {stored}, dense {dense}, "
+            f"keyword {keyword}, expected {expected}); the served version is unchanged"
+        )
+
+
+def _corpus_fingerprint(docs: list[Document]) -> str:
+    h = hashlib.sha256()
+    for d in sorted(docs, key=lambda d: d.doc_id):
+        h.update(f"{d.doc_id}:{d.content_hash}\n".encode())
+    return h.hexdigest()[:32]

@@ -1,0 +1,330 @@
+"""The searcher: one index version answering keyword, dense and hybrid queries.
+
+Filters become a row mask that both retrievers apply *before* taking their
+top candidates, so a filtered query returns the best matching passages
+inside the filter, never leftovers of an unfiltered top-k.  The API and the
+CLI call only this module.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indexer.dense import DenseIndex
+from indexer.embed import Embedder
+from indexer.fusion import fuse
+from indexer.highlight import highlight_spans, mark
+from indexer.keyword import KeywordIndex
+from indexer.manifest import Manifest, model_mismatch
+from indexer.schemas import (
+    ContextPassage,
+    DocumentDetail,
+    DocumentInfo,
+    Duplicate,
+    Filters,
+    Hit,
+    PassageDetail,
+    SearchRequest,
+    SearchResponse,
+)
+from indexer.settings import Settings
+from indexer.store import Store, StoredPassage
+from indexer.textnorm import normalize_for_match
+
+
+class QueryError(ValueError):
+    """A request the user has to change: the message says how."""
+
+
+class ModelMismatch(RuntimeError):
+    """The configured embedding model is not the one that built the index."""
+
+
+@dataclass(slots=True)
+class _Ranked:
+    rows: np.ndarray
+    scores: np.ndarray
+    keyword: np.ndarray | None
+    dense: np.ndarray | None
+
+
+class Searcher:
+    """Read-only view of one index version; safe to share between threads."""
+
+    def __init__(self, version_dir: Path, embedder: Embedder, settings: Settings) -> None:
+        self.manifest = Manifest.load(version_dir)
+        if diff := model_mismatch(self.manifest.model, embedder.fingerprint()):
+            raise ModelMismatch(
+                f"index {version_dir.name} was built with a different embedding model ({diff}). "
+                f"Set GOVSPEECH_MODEL to {self.manifest.model.get('name')!r} to search it, "
+                "or rebuild it with `govspeech index --full`."
+            )
+        self.version = self.manifest.version
+        self.settings = settings
+        self.embedder = embedder
+        self.store = Store(version_dir / "store.sqlite")
+        self.dense = DenseIndex.load(version_dir)
+        self.keyword = KeywordIndex.load(version_dir / "keyword")
+        self._docs = [_document_info(d) for d in self.store.documents()]
+        self._doc_by_id = {d.doc_id: d for d in self._docs}
+        index = {d.doc_id: i for i, d in enumerate(self._docs)}
+        self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
+
+    # ------------------------------------------------------------------ search
+    def search(self, req: SearchRequest) -> SearchResponse:
+        """Rank passages for ``req``; raises QueryError for requests to fix."""
+        started = time.perf_counter()
+        query = self._check(req)
+        terms = self.keyword.query_terms(query)
+        mask = self._mask(req.filters)
+        message = None
+        if mask is not None and not mask.any():
+            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            message = "no passage matches these filters; remove or widen a filter"
+        else:
+            depth = max(self.settings.candidate_depth, 2 * (req.offset + req.k))
+            ranked = self._rank(req, query, depth, mask)
+            if req.mode != "dense" and not terms and req.mode == "keyword":
+                message = "the query has no searchable keywords (only stop words or punctuation)"
+        if req.min_score is not None:
+            keep = ranked.scores >= req.min_score
+            ranked = _Ranked(
+                ranked.rows[keep],
+                ranked.scores[keep],
+                None if ranked.keyword is None else ranked.keyword[keep],
+                None if ranked.dense is None else ranked.dense[keep],
+            )
+        hits, total = self._page(req, ranked, terms)
+        if not hits and message is None:
+            message = "no passage matches" + (
+                "" if req.filters.is_empty() else " within the filters"
+            )
+        return SearchResponse(
+            query=query,
+            mode=req.mode,
+            terms=terms,
+            filters=req.filters,
+            offset=req.offset,
+            k=req.k,
+            total=total,
+            hits=hits,
+            message=message,
+            version=self.version,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def _check(self, req: SearchRequest) -> str:
+        query = req.q.strip()
+        if not query:
+            raise QueryError("the query is empty: type some words to search for")
+        if len(query) > self.settings.max_query_chars:
+            raise QueryError(
+                f"the query has {len(query)} characters; the limit is "
+                f"{self.settings.max_query_chars}: shorten it to its key words"
+            )
+        if req.k > self.settings.max_k:
+            raise QueryError(f"k={req.k} is too large: ask for at most {self.settings.max_k}")
+        return query
+
+    def _rank(self, req: SearchRequest, query: str, depth: int, mask: np.ndarray | None) -> _Ranked:
+        kw_rows = kw_scores = dn_rows = dn_scores = None
+        if req.mode in ("keyword", "hybrid"):
+            kw_rows, kw_scores = self.keyword.search(query, depth, mask)
+        if req.mode in ("dense", "hybrid"):
+            qvec = self.embedder.encode_queries([query])[0]
+            dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
+        if req.mode == "keyword":
+            top = self.keyword.max_score(query)
+            norm = np.clip(kw_scores / top, 0, 1) if top > 0 else kw_scores * 0
+            return _Ranked(kw_rows, norm.astype(np.float32), norm, None)
+        if req.mode == "dense":
+            cos = np.clip(dn_scores, 0, 1).astype(np.float32)
+            return _Ranked(dn_rows, cos, None, cos)
+        fused = fuse(kw_rows, kw_scores, dn_rows, dn_scores, self.settings.keyword_weight)
+        return _Ranked(fused.rows, fused.scores, fused.keyword, fused.dense)
+
+    def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:
+        texts = self.store.passages_by_rows(ranked.rows.tolist())
+        groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
+        seen: list[tuple[str, set[str]]] = []
+        for i, row in enumerate(ranked.rows.tolist()):
+            p = texts[row]
+            if req.collapse:
+                key, grams = _dedup_key(p.text)
+                dup_of = next(
+                    (g for g, (k, s) in enumerate(seen) if k == key or _similar(grams, s)), None
+                )
+                if dup_of is not None:
+                    groups[dup_of][1].append(p)
+                    continue
+                seen.append((key, grams))
+            groups.append((i, []))
+        page = groups[req.offset : req.offset + req.k]
+        hits = []
+        for rank, (i, dups) in enumerate(page, start=req.offset + 1):
+            p = texts[int(ranked.rows[i])]
+            spans = highlight_spans(p.text, terms)
+            before, after = self._context(p, req.context)
+            hits.append(
+                Hit(
+                    rank=rank,
+                    passage_id=p.passage_id,
+                    score=round(float(ranked.scores[i]), 4),
+                    keyword_score=None
+                    if ranked.keyword is None
+                    else round(float(ranked.keyword[i]), 4),
+                    dense_score=None if ranked.dense is None else round(float(ranked.dense[i]), 4),
+                    text=p.text,
+                    highlighted=mark(p.text, spans),
+                    spans=spans,
+                    section=p.section,
+                    ordinal=p.ordinal,
+                    document=self._doc_by_id[p.doc_id],
+                    before=before,
+                    after=after,
+                    duplicates=[
+                        Duplicate(
+                            passage_id=d.passage_id,
+                            doc_id=d.doc_id,
+                            title=self._doc_by_id[d.doc_id].title,
+                        )
+                        for d in dups
+                    ],
+                )
+            )
+        return hits, len(groups)
+
+    def _context(
+        self, p: StoredPassage, n: int
+    ) -> tuple[list[ContextPassage], list[ContextPassage]]:
+        if n == 0:
+            return [], []
+        around = self.store.neighbours(p.doc_id, p.ordinal, n, n)
+        before = [_context(x) for x in around if x.ordinal < p.ordinal]
+        after = [_context(x) for x in around if x.ordinal > p.ordinal]
+        return before, after
+
+    # ----------------------------------------------------------------- filters
+    def _mask(self, f: Filters) -> np.ndarray | None:
+        """Row mask for the filters, or None when there are none."""
+        if f.is_empty():
+            return None
+        allowed = np.array([_doc_matches(d, f) for d in self._docs], dtype=bool)
+        return allowed[self._row_doc]
+
+    # ------------------------------------------------------------------ lookup
+    def passage(self, passage_id: str, context: int = 0) -> PassageDetail | None:
+        row = self.store.passage_row(passage_id)
+        if row is None:
+            return None
+        p = self.store.passages_by_rows([row])[row]
+        before, after = self._context(p, context)
+        return PassageDetail(
+            passage_id=p.passage_id,
+            text=p.text,
+            section=p.section,
+            ordinal=p.ordinal,
+            document=self._doc_by_id[p.doc_id],
+            before=before,
+            after=after,
+        )
+
+    def document(self, doc_id: str) -> DocumentDetail | None:
+        info = self._doc_by_id.get(doc_id)
+        if info is None:
+            return None
+        return DocumentDetail(
+            document=info, passages=[_context(p) for p in self.store.document_passages(doc_id)]
+        )
+
+    def stats(self) -> dict[str, object]:
+        m = self.manifest
+        return {
+            "version": m.version,
+            "created": m.created,
+            "documents": m.documents,
+            "passages": m.passages,
+            "model": m.model,
+            "chunking": m.chunking,
+            "corpus_roots": m.corpus_roots,
+            "corpus_fingerprint": m.corpus_fingerprint,
+            "build_seconds": m.build_seconds,
+        }
+
+    def facets(self) -> dict[str, list[dict[str, object]]]:
+        """Values of each filterable field with document counts, most frequent first."""
+        out: dict[str, list[dict[str, object]]] = {}
+        for name in ("year", "region", "speaker", "doc_type"):
+            counts: dict[object, int] = {}
+            for d in self._docs:
+                v = getattr(d, name)
+                if v is not None and v != "":
+                    counts[v] = counts.get(v, 0) + 1
+            out[name] = [
+                {"value": v, "count": c}
+                for v, c in sorted(counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
+            ]
+        return out
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _document_info(d: dict[str, object]) -> DocumentInfo:
+    return DocumentInfo(**{k: d[k] for k in DocumentInfo.model_fields})
+
+
+def _context(p: StoredPassage) -> ContextPassage:
+    return ContextPassage(
+        passage_id=p.passage_id, ordinal=p.ordinal, section=p.section, text=p.text
+    )
+
+
+def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
+    if f.doc_id is not None and d.doc_id != f.doc_id:
+        return False
+    if f.year is not None and d.year != f.year:
+        return False
+    if f.year_from is not None and (d.year is None or d.year < f.year_from):
+        return False
+    if f.year_to is not None and (d.year is None or d.year > f.year_to):
+        return False
+    when = d.date or (str(d.year) if d.year is not None else None)
+    if f.date_from is not None and (when is None or when[: len(f.date_from)] < f.date_from):
+        return False
+    if f.date_to is not None and (when is None or when[: len(f.date_to)] > f.date_to):
+        return False
+    if f.region is not None and not (d.region or "").startswith(f.region.strip()):
+        return False
+    if f.speaker is not None and f.speaker.strip() not in (d.speaker or ""):
+        return False
+    if f.doc_type is not None and d.doc_type != f.doc_type.strip():
+        return False
+    if f.source is not None:
+        prefix = f.source.strip()
+        if not (d.source.startswith(prefix) or (d.url or "").startswith(prefix)):
+            return False
+    return True
+
+
+_PUNCT = str.maketrans("", "", "，。、；：！？“”‘’（）《》【】—…·,.;:!?\"'()[] \t\n")
+
+
+def _dedup_key(text: str) -> tuple[str, set[str]]:
+    """Exact key and character 4-grams of a passage, normalised for comparison."""
+    norm = normalize_for_match(text).translate(_PUNCT)
+    return norm, {norm[i : i + 4] for i in range(max(1, len(norm) - 3))}
+
+
+def _similar(a: set[str], b: set[str], threshold: float = 0.8) -> bool:
+    """Near-duplicate test: Jaccard overlap of 4-grams (quoted paragraphs, light edits)."""
+    if not a or not b:
+        return False
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    if len(small) < threshold * len(large):
+        return False
+    return len(small & large) >= threshold * len(a | b)

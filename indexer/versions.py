@@ -1,0 +1,206 @@
+"""Index directory lifecycle: versions, the served pointer, the lock, rollback.
+
+Layout of an index directory::
+
+    INDEX_DIR/
+      CURRENT              name of the served version (replaced atomically)
+      versions/<name>/     complete versions (manifest.json written last)
+      versions/.partial-*  a run in progress, or one that was killed
+      embeddings.sqlite    vector cache shared by all versions
+      .lock                held by the one re-index run allowed at a time
+
+A run writes a new version into a ``.partial-*`` directory and only renames
+it into place and flips ``CURRENT`` once it is complete and verified, so a
+run killed at any point leaves the served version untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from indexer.manifest import Manifest
+
+
+class IndexNotFound(RuntimeError):
+    """No complete index version exists yet."""
+
+
+class IndexLocked(RuntimeError):
+    """Another re-index run holds the index directory."""
+
+
+class IndexDir:
+    """One index directory and the versions inside it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.versions_dir = self.root / "versions"
+        self.current_file = self.root / "CURRENT"
+        self.lock_file = self.root / ".lock"
+        self.cache_path = self.root / "embeddings.sqlite"
+
+    # ---------------------------------------------------------------- reading
+    def current_name(self) -> str | None:
+        """The served version's name, or None when nothing was published yet."""
+        try:
+            name = self.current_file.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return name or None
+
+    def current_path(self) -> Path:
+        """Directory of the served version; raises IndexNotFound with advice."""
+        name = self.current_name()
+        if name is None or not (self.versions_dir / name).is_dir():
+            raise IndexNotFound(
+                f"no index in {self.root}: build one with `govspeech index PATH...`"
+                + (f" (CURRENT names missing version {name})" if name else "")
+            )
+        return self.versions_dir / name
+
+    def current_manifest(self) -> Manifest | None:
+        """Manifest of the served version, or None when there is none."""
+        try:
+            return Manifest.load(self.current_path())
+        except IndexNotFound:
+            return None
+
+    def versions(self) -> list[str]:
+        """Complete versions, oldest first."""
+        if not self.versions_dir.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in self.versions_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+        )
+
+    # ---------------------------------------------------------------- writing
+    def new_partial(self) -> tuple[str, Path]:
+        """Name and fresh working directory for the next version."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        existing = self.versions()
+        seq = int(existing[-1].split("-")[0][1:]) + 1 if existing else 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        name = f"v{seq:05d}-{stamp}"
+        partial = self.versions_dir / f".partial-{name}"
+        partial.mkdir()
+        return name, partial
+
+    def publish(self, name: str, partial: Path) -> Path:
+        """Move a verified partial version into place and serve it."""
+        final = self.versions_dir / name
+        _fsync_tree(partial)
+        os.replace(partial, final)
+        _fsync_dir(self.versions_dir)
+        self._point_to(name)
+        return final
+
+    def rollback(self) -> str:
+        """Serve the version before the current one; returns its name."""
+        versions = self.versions()
+        current = self.current_name()
+        if current not in versions or versions.index(current) == 0:
+            raise IndexNotFound(
+                f"nothing to roll back to in {self.root}: versions kept are {versions or 'none'}"
+            )
+        previous = versions[versions.index(current) - 1]
+        self._point_to(previous)
+        return previous
+
+    def prune(self, keep_old: int) -> list[str]:
+        """Delete versions older than the served one beyond ``keep_old``; returns removed names."""
+        versions = self.versions()
+        current = self.current_name()
+        if current not in versions:
+            return []
+        older = versions[: versions.index(current)]
+        doomed = older[: max(0, len(older) - keep_old)]
+        for name in doomed:
+            shutil.rmtree(self.versions_dir / name, ignore_errors=True)
+        return doomed
+
+    def remove_partials(self) -> list[str]:
+        """Delete what killed runs left behind (call only while holding the lock)."""
+        if not self.versions_dir.is_dir():
+            return []
+        removed = []
+        for p in self.versions_dir.glob(".partial-*"):
+            shutil.rmtree(p, ignore_errors=True)
+            removed.append(p.name)
+        return removed
+
+    @contextlib.contextmanager
+    def lock(self, purpose: str) -> Iterator[None]:
+        """Hold the re-index lock; a second holder gets IndexLocked naming the first.
+
+        ``flock`` is released by the kernel when the holder dies, so a run
+        killed with SIGKILL never leaves a stale lock behind.
+        """
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode("utf-8", "replace").strip()
+                raise IndexLocked(
+                    f"another re-index run is using {self.root}: {_describe_holder(holder)}"
+                ) from None
+            info = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "started": datetime.now(UTC).isoformat(timespec="seconds"),
+                "purpose": purpose,
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+            yield
+            os.ftruncate(fd, 0)
+        finally:
+            os.close(fd)
+
+    def _point_to(self, name: str) -> None:
+        tmp = self.root / f"CURRENT.{os.getpid()}.{time.monotonic_ns()}"
+        with tmp.open("w", encoding="utf-8") as f:
+            f.write(name + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self.current_file)
+        _fsync_dir(self.root)
+
+
+def _describe_holder(raw: str) -> str:
+    try:
+        info = json.loads(raw)
+    except json.JSONDecodeError:
+        return "holder unknown"
+    return (
+        f"pid {info.get('pid')} on {info.get('host')} since {info.get('started')} "
+        f"({info.get('purpose')})"
+    )
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    for p in path.rglob("*"):
+        if p.is_file():
+            with p.open("rb") as f:
+                os.fsync(f.fileno())
+    _fsync_dir(path)
