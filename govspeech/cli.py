@@ -231,6 +231,54 @@ def _terminal_marks(text: str, spans: list[tuple[int, int]]) -> Text:
     return t
 
 
+@app.command("eval")
+def eval_(
+    file: Annotated[Path, typer.Argument(help="Eval set (JSONL: id, query, kind, filters, relevant).")],
+    mode: Annotated[
+        str | None, typer.Option(help="Evaluate one mode only (hybrid, dense, keyword).")
+    ] = None,
+    results: Annotated[
+        Path | None, typer.Option(help="Write ranked passages per query (score.py format).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print metrics as JSON.")] = False,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Score the searcher on an eval set: nDCG@10, Recall@10, MRR@10 per mode and kind."""
+    from rich.table import Table
+
+    from indexer.evaluate import evaluate_modes, load_queries, write_results
+    from indexer.live import LiveIndex
+    from indexer.search import ModelMismatch
+    from indexer.versions import IndexNotFound
+
+    modes = [mode] if mode else ["hybrid", "keyword", "dense"]
+    if results and len(modes) != 1:
+        raise _fail("--results needs --mode: one results file holds one mode's rankings")
+    if any(m not in ("hybrid", "dense", "keyword") for m in modes):
+        raise _fail(f"unknown mode {mode!r}: use hybrid, dense or keyword")
+    try:
+        searcher = LiveIndex(_settings(index_dir)).get()
+    except (IndexNotFound, ModelMismatch) as e:
+        raise _fail(str(e)) from None
+    queries = load_queries(file)
+    scores, raw = evaluate_modes(searcher, queries, modes)
+    if results:
+        write_results(results, raw[modes[0]])
+    if as_json:
+        out.print_json(json.dumps(scores, ensure_ascii=False))
+        return
+    table = Table(title=f"{file.name}: {len(queries)} queries, index {searcher.version}")
+    table.add_column("mode")
+    table.add_column("kind")
+    for metric in ("nDCG@10", "Recall@10", "MRR@10", "n"):
+        table.add_column(metric, justify="right")
+    for m, per_kind in scores.items():
+        for kind, values in per_kind.items():
+            table.add_row(m, kind, *(f"{values[x]:.3f}" for x in ("nDCG@10", "Recall@10", "MRR@10")),
+                          str(values["n"]))
+    out.print(table)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,

@@ -1,0 +1,84 @@
+"""/search over real HTTP, on a real index of real corpus passages."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def test_get_search_finds_conversion_measures(http: httpx.Client) -> None:
+    r = http.get("/search", params={"q": "成果转化 措施", "k": 5})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["terms"], "query was segmented into keyword terms"
+    hits = body["hits"]
+    assert len(hits) == 5
+    assert [h["rank"] for h in hits] == [1, 2, 3, 4, 5]
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    top = hits[0]
+    assert "成果转化" in top["text"] or "成果转化" in top["section"]
+    assert "<mark>" in top["highlighted"]
+    for field in ("doc_id", "title", "source"):
+        assert top["document"][field]
+    assert top["passage_id"]
+
+
+def test_post_search_with_filters_object(http: httpx.Client) -> None:
+    r = http.post("/search", json={"q": "科技创新", "k": 10, "filters": {"province": "浙江省"}})
+    assert r.status_code == 200, r.text
+    hits = r.json()["hits"]
+    assert hits
+    assert {h["document"]["region"] for h in hits} == {"浙江省"}
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_every_mode_answers(http: httpx.Client, mode: str) -> None:
+    r = http.get("/search", params={"q": "冰雪经济", "mode": mode, "k": 3})
+    assert r.status_code == 200, r.text
+    assert r.json()["mode"] == mode
+    assert r.json()["hits"]
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"q": ""}, "empty"),
+        ({"q": "   \u3000 "}, "empty"),
+        ({"q": "成果转化" * 200}, "limit"),
+        ({"q": "成果转化", "k": 0}, "k"),
+        ({"q": "成果转化", "k": 5000}, "k"),
+        ({"q": "成果转化", "mode": "fuzzy"}, "mode"),
+        ({"q": "成果转化", "colour": "red"}, "unknown parameter"),
+        ({"q": "成果转化", "year": "last"}, "year"),
+    ],
+)
+def test_bad_requests_get_4xx_with_a_message(http: httpx.Client, params: dict, says: str) -> None:
+    r = http.get("/search", params=params)
+    assert 400 <= r.status_code < 500, r.text
+    assert says in r.json()["detail"]
+
+
+def test_post_rejects_unknown_filter(http: httpx.Client) -> None:
+    r = http.post("/search", json={"q": "成果转化", "filters": {"provnce": "浙江省"}})
+    assert r.status_code == 422
+    assert "provnce" in r.json()["detail"]
+
+
+def test_filter_matching_nothing_returns_nothing(http: httpx.Client) -> None:
+    r = http.get("/search", params={"q": "成果转化", "region": "火星"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["hits"] == []
+    assert "filter" in body["message"]
+
+
+def test_paging_is_stable_and_disjoint(http: httpx.Client) -> None:
+    first = http.get("/search", params={"q": "科技创新 人才", "k": 5}).json()
+    second = http.get("/search", params={"q": "科技创新 人才", "k": 5, "offset": 5}).json()
+    both = http.get("/search", params={"q": "科技创新 人才", "k": 10}).json()
+    ids = [h["passage_id"] for h in first["hits"] + second["hits"]]
+    assert ids == [h["passage_id"] for h in both["hits"]]
+    assert len(set(ids)) == 10
+    assert second["hits"][0]["rank"] == 6

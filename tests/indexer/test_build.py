@@ -1,0 +1,130 @@
+"""Index versions on real documents: manifest, re-runs, lock, rollback, model checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.build import BuildError, build_index
+from indexer.embed import Embedder, load_embedder
+from indexer.manifest import Manifest
+from indexer.schemas import SearchRequest
+from indexer.search import ModelMismatch, Searcher
+from indexer.settings import Settings
+from indexer.versions import IndexDir, IndexLocked
+from tests.conftest import CORPUS, require_corpus
+
+SPEECH = "000_8759e18efef570e4.txt"
+
+
+@pytest.fixture()
+def speech_dir(tmp_path: Path) -> Path:
+    require_corpus()
+    folder = tmp_path / "speeches"
+    folder.mkdir()
+    shutil.copy(CORPUS / "scraped-speech" / SPEECH, folder)
+    return folder
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return Settings(index_dir=tmp_path / "index")
+
+
+def test_manifest_records_model_counts_and_corpus(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    report = build_index([speech_dir], settings, embedder=embedder)
+    assert report.documents == 1 and report.passages > 5
+    assert report.embedded == report.passages and report.reused == 0
+    m = Manifest.load(IndexDir(settings.index_dir).current_path())
+    assert m.version == report.version
+    assert m.passages == report.passages and m.documents == 1
+    assert m.model == embedder.fingerprint()
+    assert m.model["dim"] == 384
+    assert m.corpus_fingerprint
+
+
+def test_rerun_without_changes_embeds_nothing(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build_index([speech_dir], settings, embedder=embedder)
+    again = build_index([speech_dir], settings, embedder=embedder)
+    assert not again.full
+    assert (again.unchanged, again.added, again.changed, again.deleted) == (1, 0, 0, 0)
+    assert again.embedded == 0 and again.reused == first.passages
+    assert IndexDir(settings.index_dir).versions() == [first.version, again.version]
+
+
+def test_second_run_is_refused_while_the_lock_is_held(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    with IndexDir(settings.index_dir).lock("a test holding the index"):
+        with pytest.raises(IndexLocked) as e:
+            build_index([speech_dir], settings, embedder=embedder)
+    assert f"pid {os.getpid()}" in str(e.value)
+    assert "a test holding the index" in str(e.value)
+
+
+def test_rollback_serves_the_previous_version(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build_index([speech_dir], settings, embedder=embedder)
+    build_index([speech_dir], settings, embedder=embedder, full=True)
+    index_dir = IndexDir(settings.index_dir)
+    assert index_dir.rollback() == first.version
+    assert index_dir.current_name() == first.version
+
+
+def test_old_versions_are_pruned_to_the_configured_number(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    settings = settings.model_copy(update={"keep_versions": 1})
+    names = [build_index([speech_dir], settings, embedder=embedder).version for _ in range(3)]
+    assert IndexDir(settings.index_dir).versions() == names[1:]
+
+
+def test_searching_with_another_model_is_a_clear_error(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    build_index([speech_dir], settings, embedder=embedder)
+    other = load_embedder(settings.model_copy(update={"query_prompt": "查询："}))
+    with pytest.raises(ModelMismatch) as e:
+        Searcher(IndexDir(settings.index_dir).current_path(), other, settings)
+    assert "query_prompt" in str(e.value) or "prompt" in str(e.value)
+    assert "--full" in str(e.value)
+
+
+def test_changing_the_model_forces_a_full_rebuild(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    build_index([speech_dir], settings, embedder=embedder)
+    other_settings = settings.model_copy(update={"passage_prompt": "段落："})
+    report = build_index([speech_dir], other_settings, embedder=load_embedder(other_settings))
+    assert report.full and "model changed" in (report.full_reason or "")
+    assert report.embedded == report.passages
+
+
+def test_folder_without_documents_leaves_the_index_alone(
+    tmp_path: Path, speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build_index([speech_dir], settings, embedder=embedder)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "broken.txt").write_bytes(b"")
+    with pytest.raises(BuildError):
+        build_index([empty], settings, embedder=embedder)
+    assert IndexDir(settings.index_dir).current_name() == first.version
+
+
+def test_search_answers_from_the_built_version(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    build_index([speech_dir], settings, embedder=embedder)
+    searcher = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    res = searcher.search(SearchRequest(q="成果转化 引导基金", k=3))
+    assert res.hits and "成果转化" in res.hits[0].text
+    assert res.hits[0].section, "passages of a sectioned speech carry their heading path"
