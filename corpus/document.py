@@ -36,8 +36,16 @@ class Document:
     def content_hash(self) -> str:
         """Hash of text and metadata: what the incremental indexer compares."""
         h = hashlib.sha256()
-        for part in (self.text, self.title, self.date, self.speaker, self.region,
-                     self.doc_type, self.url, str(self.year)):
+        for part in (
+            self.text,
+            self.title,
+            self.date,
+            self.speaker,
+            self.region,
+            self.doc_type,
+            self.url,
+            str(self.year),
+        ):
             h.update((part or "").encode("utf-8"))
             h.update(b"\x1f")
         return h.hexdigest()[:32]
