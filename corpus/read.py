@@ -1,0 +1,245 @@
+"""Walk the user's paths, read every file, and turn records into clean :class:`Document`s.
+
+This is the one place where a record becomes a document: fields are mapped to
+canonical names, the text is cleaned, sidecar / front-matter metadata is
+applied, missing metadata is inferred, and the id is made from the source path
+and record key. One bad file or record never stops the batch: it becomes a
+:class:`ReadFailure` with a reason a person understands.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from corpus.clean import _ENUM_RE, _GREETING_RE, clean_text
+from corpus.document import Document, ReadFailure, make_doc_id
+from corpus.metadata import (
+    OCCASION_RE,
+    as_text,
+    infer_doc_type,
+    infer_region,
+    infer_speaker,
+    infer_speech_date,
+    map_fields,
+    parse_date,
+    parse_year,
+    year_from_title,
+)
+from corpus.readers import READERS, RawRecord, ReadError, read_sidecar
+
+__all__ = ["list_sources", "read_corpus"]
+
+log = logging.getLogger(__name__)
+
+SIDECAR_SUFFIX = ".meta.json"
+#: Notes that travel with a corpus but are not speeches (compared case-insensitively).
+NOTES_FILES = frozenset({"readme.md", "readme.txt", "readme", "source.txt", "source.md"})
+
+
+def _skipped(rel_parts: tuple[str, ...]) -> bool:
+    name = rel_parts[-1]
+    return (
+        any(p.startswith(".") for p in rel_parts)
+        or name.lower().endswith(SIDECAR_SUFFIX)
+        or name.lower() in NOTES_FILES
+    )
+
+
+def _walk(paths: Sequence[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
+    """Files to read, each with its source name, in a stable order; missing paths as failures."""
+    for root in map(Path, paths):
+        if root.is_file():
+            if not _skipped((root.name,)):
+                yield root, root.name
+        elif root.is_dir():
+            files = []
+            for p in root.rglob("*"):
+                rel = p.relative_to(root)
+                if p.is_file() and not _skipped(rel.parts):
+                    files.append((rel.as_posix(), p))
+            for rel_s, p in sorted(files):
+                yield p, rel_s
+        else:
+            yield ReadFailure(source=str(root), reason="no such file or folder")
+
+
+def list_sources(paths: Sequence[Path]) -> list[Path]:
+    """The files :func:`read_corpus` would open, in the order it opens them.
+
+    Folders are walked recursively; hidden files and folders, ``*.meta.json``
+    sidecars and notes files (README.md, SOURCE.txt) are skipped. Files of an
+    unsupported type are listed (read_corpus reports them as failures).
+    """
+    return [item[0] for item in _walk(paths) if not isinstance(item, ReadFailure)]
+
+
+def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Document | ReadFailure]:
+    """Read files and folders into documents, yielding a failure for anything unreadable.
+
+    ``source`` is the path relative to the folder named in ``paths`` (a file
+    argument: its name), plus ``#key`` for records of JSONL/CSV files; ids
+    derive from it, so they are stable across runs and independent of the
+    text. With ``clean=False`` the text is kept as read (still stripped),
+    which is useful to see what the cleaning rules do.
+    """
+    seen: set[str] = set()
+    for item in _walk(paths):
+        if isinstance(item, ReadFailure):
+            yield item
+            continue
+        path, rel = item
+        for out in _read_file(path, rel, clean=clean):
+            if isinstance(out, Document):
+                if out.doc_id in seen:  # e.g. two named folders both holding "a/x.txt"
+                    out = ReadFailure(
+                        f"{path}" + (out.source[len(rel) :] if out.source != rel else ""),
+                        f"duplicate source {out.source!r}: another file was read under the same "
+                        "relative path; name folders whose contents have distinct paths",
+                    )
+                else:
+                    seen.add(out.doc_id)
+            yield out
+
+
+def _read_file(path: Path, rel: str, *, clean: bool) -> Iterator[Document | ReadFailure]:
+    suffix = path.suffix.lower()
+    reader = READERS.get(suffix)
+    if reader is None:
+        yield ReadFailure(rel, f"unsupported file type {suffix or '(no extension)'}")
+        return
+    try:
+        records = reader(path)
+    except ReadError as e:
+        yield ReadFailure(rel, str(e))
+        return
+    except OSError as e:
+        yield ReadFailure(rel, f"cannot open: {e.strerror or e}")
+        return
+    except Exception as e:  # a parser library choking on a malformed file
+        log.debug("reader failed on %s", path, exc_info=True)
+        yield ReadFailure(rel, f"could not parse {suffix} file ({type(e).__name__}: {e})")
+        return
+    sidecar: dict[str, Any] = {}
+    for candidate in (
+        path.with_name(path.name + ".meta.json"),
+        path.with_name(path.stem + ".meta.json"),
+    ):
+        if candidate.is_file():
+            sidecar_rel = rel[: len(rel) - len(path.name)] + candidate.name
+            try:
+                sidecar = read_sidecar(candidate)
+            except ReadError as e:
+                yield ReadFailure(sidecar_rel, f"sidecar ignored: {e}")
+            break
+    for rec in records:
+        source = rel if rec.key is None else f"{rel}#{rec.key}"
+        if rec.error is not None:
+            yield ReadFailure(source, rec.error)
+            continue
+        try:
+            yield build_document(rec, rel, sidecar, clean=clean, stem=path.stem)
+        except Exception as e:  # never let one record stop the batch
+            log.debug("building %s failed", source, exc_info=True)
+            yield ReadFailure(source, f"could not build document ({type(e).__name__}: {e})")
+
+
+_BYLINE_RE = re.compile(r"^(?:[（(—―-]|\d|[〇○一二三四五六七八九]{4}年)")
+
+
+def _title_line(line: str) -> bool:
+    """Whether a first line reads like a title: short, not a sentence, not a greeting or byline."""
+    s = line.strip()
+    return (
+        0 < len(s) <= 50
+        and s[-1] not in "。！？；，、,;!?：:"
+        and not _GREETING_RE.match(s)
+        and not (OCCASION_RE.match(s) and _BYLINE_RE.match(s))
+        and not _ENUM_RE.match(s)
+        and not s.startswith("#")
+    )
+
+
+def build_document(
+    rec: RawRecord, rel: str, sidecar: dict[str, Any], *, clean: bool = True, stem: str = ""
+) -> Document | ReadFailure:
+    """Map, clean, merge and infer: one record becomes a Document (or a failure).
+
+    Precedence, highest first: sidecar (for a multi-record file it only fills
+    gaps), the record's fields / front matter, what the format states (Markdown
+    title, date in a law's file name), metadata found while cleaning, and
+    finally inference from title and byline.
+    """
+    source = rel if rec.key is None else f"{rel}#{rec.key}"
+    values: dict[str, Any] = dict(rec.hints)
+    fields, extra = map_fields(rec.fields)
+    text = fields.pop("text", None)
+    values.update(fields)
+    side_fields, side_extra = map_fields(sidecar)
+    side_fields.pop("text", None)
+    if rec.key is None:
+        values.update(side_fields)
+        extra.update(side_extra)
+    else:
+        for k, v in side_fields.items():
+            values.setdefault(k, v)
+        for k, v in side_extra.items():
+            extra.setdefault(k, v)
+
+    raw_text = as_text(text) if text is not None else rec.text
+    if raw_text is None or not raw_text.strip():
+        return ReadFailure(source, "record has no text" if rec.key is not None else "empty file")
+    if clean:
+        result = clean_text(raw_text)
+        body, found = result.text, result.metadata
+    else:
+        body, found = raw_text.strip(), {}
+    lines = body.split("\n")
+
+    title = as_text(values.get("title"))
+    if title is None and lines and _title_line(lines[0]):
+        title = lines[0].strip()
+    if title and lines and lines[0].strip() == title:
+        lines = lines[1:]
+    body = "\n".join(lines).strip()
+    if not body:
+        return ReadFailure(source, "empty after cleaning" if clean else "empty file")
+    if title is None:
+        title = stem if rec.key is None else f"{stem} #{rec.key}"
+
+    speech_date = infer_speech_date(lines)
+    date_raw = as_text(values.get("date"))
+    date = parse_date(date_raw)
+    if date_raw and date is None:
+        extra["date_raw"] = date_raw
+    date = date or speech_date or found.get("date")
+    year = parse_year(values.get("year"))
+    if year is None and as_text(values.get("year")):
+        extra["year_raw"] = as_text(values.get("year")) or ""
+    year = year or (int(date[:4]) if date else None) or year_from_title(title)
+    if date is None and year is not None:
+        date = f"{year:04d}"
+
+    for key in ("source_org", "author"):
+        if key in found:
+            extra.setdefault(key, found[key])
+    if speech_date:
+        extra.setdefault("speech_date", speech_date)
+
+    return Document(
+        doc_id=make_doc_id(rel, rec.key),
+        text=body,
+        title=title,
+        date=date,
+        year=year,
+        speaker=as_text(values.get("speaker")) or infer_speaker(lines),
+        region=as_text(values.get("region")) or infer_region(title),
+        doc_type=as_text(values.get("doc_type"))
+        or infer_doc_type(title, is_law=rec.hints.get("doc_type") == "法律法规"),
+        source=source,
+        url=as_text(values.get("url")),
+        extra={k: v for k, v in extra.items() if v},
+    )
