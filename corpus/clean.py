@@ -594,7 +594,19 @@ RULES: list[Rule] = [
 
 
 def clean_text(text: str, rules: list[Rule] | None = None) -> CleanResult:
-    """Apply ``rules`` (default :data:`RULES`) in order and collect metadata and removals."""
+    """Apply ``rules`` (default :data:`RULES`) in order and collect metadata and removals.
+
+    Parameters
+    ----------
+    text : raw speech text as decoded from the source.
+    rules : the rules to run, in order; default :data:`RULES`.
+
+    Returns
+    -------
+    CleanResult with the cleaned text (one paragraph per line), the metadata
+    found in page furniture (``source_org``, ``date``, ``author``) and the
+    ``(rule name, removed snippet)`` pairs.
+    """
     meta: dict[str, str] = {}
     removed: list[tuple[str, str]] = []
     for rule in RULES if rules is None else rules:

@@ -72,7 +72,16 @@ def list_sources(paths: Sequence[Path]) -> list[Path]:
 
     Folders are walked recursively; hidden files and folders, ``*.meta.json``
     sidecars and notes files (README.md, SOURCE.txt) are skipped. Files of an
-    unsupported type are listed (read_corpus reports them as failures).
+    unsupported type are listed (read_corpus reports them as failures), so the
+    list serves as a progress total and for incremental diffing.
+
+    Parameters
+    ----------
+    paths : files and/or folders, as given to :func:`read_corpus`.
+
+    Returns
+    -------
+    list of Path, sorted by relative path within each argument.
     """
     return [item[0] for item in _walk(paths) if not isinstance(item, ReadFailure)]
 
@@ -83,8 +92,18 @@ def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Docume
     ``source`` is the path relative to the folder named in ``paths`` (a file
     argument: its name), plus ``#key`` for records of JSONL/CSV files; ids
     derive from it, so they are stable across runs and independent of the
-    text. With ``clean=False`` the text is kept as read (still stripped),
-    which is useful to see what the cleaning rules do.
+    text. One bad file or record never stops the batch.
+
+    Parameters
+    ----------
+    paths : files and/or folders (folders are read recursively).
+    clean : apply the cleaning rules (:data:`corpus.clean.RULES`); ``False``
+        keeps the text as read (only stripped), to see what the rules do.
+
+    Yields
+    ------
+    Document or ReadFailure, in :func:`list_sources` order, records of one
+    file in file order.
     """
     seen: set[str] = set()
     for item in _walk(paths):

@@ -257,6 +257,21 @@ def test_paywall_notes_removed_surrounding_text_kept(scraped_raw):
     assert len(_rules_named(result, "strip_paywall_notes")) == 2
 
 
+# -------------------------------------------------------------------------- laws
+
+
+def test_html_comments_removed_from_law_markdown(shared_corpus):
+    raw = (shared_corpus / "laws" / "宪法" / "宪法.md").read_text(encoding="utf-8")
+    assert "<!-- INFO END -->" in raw
+    result = clean_text(raw)
+    assert "<!--" not in result.text and "INFO END" not in result.text
+    assert ("strip_html_comments", "<!-- INFO END -->") in result.removed
+    lines = _lines(result.text)
+    # promulgation lines before the marker and the articles after it both survive
+    assert "1982年12月4日 第五届全国人民代表大会第五次会议通过" in lines
+    assert "## 第一章 总纲" in lines
+
+
 # -------------------------------------------------------------------- invariants
 
 
