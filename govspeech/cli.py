@@ -233,7 +233,9 @@ def _terminal_marks(text: str, spans: list[tuple[int, int]]) -> Text:
 
 @app.command("eval")
 def eval_(
-    file: Annotated[Path, typer.Argument(help="Eval set (JSONL: id, query, kind, filters, relevant).")],
+    file: Annotated[
+        Path, typer.Argument(help="Eval set (JSONL: id, query, kind, filters, relevant).")
+    ],
     mode: Annotated[
         str | None, typer.Option(help="Evaluate one mode only (hybrid, dense, keyword).")
     ] = None,
@@ -274,8 +276,12 @@ def eval_(
         table.add_column(metric, justify="right")
     for m, per_kind in scores.items():
         for kind, values in per_kind.items():
-            table.add_row(m, kind, *(f"{values[x]:.3f}" for x in ("nDCG@10", "Recall@10", "MRR@10")),
-                          str(values["n"]))
+            table.add_row(
+                m,
+                kind,
+                *(f"{values[x]:.3f}" for x in ("nDCG@10", "Recall@10", "MRR@10")),
+                str(values["n"]),
+            )
     out.print(table)
 
 
@@ -304,4 +310,8 @@ def main() -> None:
     )
     for ours in ("corpus", "indexer", "api"):
         logging.getLogger(ours).setLevel(logging.INFO)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
     app()

@@ -50,6 +50,18 @@ class _Silent:
         pass
 
 
+class _Increments:
+    """Adapts the embedder's "n done so far" callback to ``Progress.advance(n)``."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._done = 0
+
+    def __call__(self, done: int) -> None:
+        self._progress.advance(done - self._done)
+        self._done = done
+
+
 class BuildError(RuntimeError):
     """The run could not produce a valid version; the served one is untouched."""
 
@@ -264,7 +276,9 @@ def _embed(
             for i in range(0, len(missing), batch):
                 part = missing[i : i + batch]
                 vecs = embedder.encode_passages(
-                    [t for _, t in part], batch_size=settings.batch_size, progress=progress.advance
+                    [t for _, t in part],
+                    batch_size=settings.batch_size,
+                    progress=_Increments(progress),
                 )
                 cache.put_many((k, v) for (k, _), v in zip(part, vecs, strict=True))
                 found.update((k, v) for (k, _), v in zip(part, vecs, strict=True))

@@ -24,7 +24,8 @@ from indexer.build import build_index
 from indexer.embed import Embedder, load_embedder
 from indexer.settings import Settings
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
 CORPUS = SHARED / "corpus"
 NATIONAL = CORPUS / "national-reports" / "government_work_reports.jsonl"
 PROVINCES = ("浙江省", "湖北省", "江西省")
@@ -78,8 +79,9 @@ def slice_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def index_settings(tmp_path_factory: pytest.TempPathFactory, slice_dir: Path,
-                   embedder: Embedder) -> Settings:
+def index_settings(
+    tmp_path_factory: pytest.TempPathFactory, slice_dir: Path, embedder: Embedder
+) -> Settings:
     """Settings pointing at a real index of the slice, built once per session."""
     settings = Settings(index_dir=tmp_path_factory.mktemp("index"))
     build_index([slice_dir], settings, embedder=embedder)
@@ -100,8 +102,9 @@ class LiveServer:
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings, embedder), host="127.0.0.1",
-                                port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(settings, embedder), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
