@@ -62,9 +62,11 @@ def test_rerun_without_changes_embeds_nothing(
 def test_second_run_is_refused_while_the_lock_is_held(
     speech_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
-    with IndexDir(settings.index_dir).lock("a test holding the index"):
-        with pytest.raises(IndexLocked) as e:
-            build_index([speech_dir], settings, embedder=embedder)
+    with (
+        IndexDir(settings.index_dir).lock("a test holding the index"),
+        pytest.raises(IndexLocked) as e,
+    ):
+        build_index([speech_dir], settings, embedder=embedder)
     assert f"pid {os.getpid()}" in str(e.value)
     assert "a test holding the index" in str(e.value)
 
