@@ -14,6 +14,18 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" "torch==2.13.0"
 if [ "${1:-}" = "--dev" ]; then
   "${PIP[@]}" -e ".[dev]"
+  # tests/ui drive Debian's Chromium through Playwright (never `playwright install`: no downloads);
+  # a CJK font makes the Chinese page readable in the screenshots the tests save.
+  if [ ! -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      echo "installing Debian's chromium for the browser tests"
+      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+          --no-install-recommends chromium fonts-wqy-microhei; } >/tmp/govspeech-apt.log 2>&1 \
+        || echo "note: could not install chromium (see /tmp/govspeech-apt.log); the browser tests will be skipped" >&2
+    else
+      echo "note: /usr/bin/chromium is missing; the browser tests will be skipped (as root: apt-get install chromium)" >&2
+    fi
+  fi
 else
   "${PIP[@]}" -e .
 fi
