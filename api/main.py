@@ -7,7 +7,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from api.routes import passages, search, status, ui
+from api.routes import admin, passages, search, status, ui
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
 from indexer.settings import Settings, get_settings
@@ -26,6 +26,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(search.router)
     app.include_router(passages.router)
     app.include_router(status.router)
+    app.include_router(admin.router)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
 

@@ -1,0 +1,90 @@
+"""/admin/reindex over real HTTP: token checks and a real background run."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.build import build_index
+from indexer.embed import Embedder
+from indexer.settings import Settings
+from tests.conftest import CORPUS, LiveServer, require_corpus
+
+TOKEN = "s3cret-token"
+
+
+@pytest.fixture(scope="module")
+def admin_setup(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> tuple[Settings, Path]:
+    require_corpus()
+    folder = tmp_path_factory.mktemp("admin-corpus")
+    shutil.copy(CORPUS / "scraped-speech" / "000_8759e18efef570e4.txt", folder)
+    settings = Settings(index_dir=tmp_path_factory.mktemp("admin-index"), admin_token=TOKEN)
+    build_index([folder], settings, embedder=embedder)
+    return settings, folder
+
+
+@pytest.fixture(scope="module")
+def admin_http(admin_setup: tuple[Settings, Path], embedder: Embedder) -> Iterator[httpx.Client]:
+    settings, _ = admin_setup
+    with (
+        LiveServer(settings, embedder) as server,
+        httpx.Client(base_url=server.url, timeout=60) as c,
+    ):
+        yield c
+
+
+def test_admin_is_off_without_a_token(http: httpx.Client) -> None:
+    r = http.post("/admin/reindex", json={}, headers={"Authorization": "Bearer anything"})
+    assert r.status_code == 404
+    assert "off" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [({}, 401), ({"Authorization": "Bearer wrong"}, 403), ({"Authorization": TOKEN}, 403)],
+)
+def test_wrong_or_missing_token_changes_nothing(
+    admin_http: httpx.Client, headers: dict[str, str], status: int
+) -> None:
+    before = admin_http.get("/stats").json()["version"]
+    r = admin_http.post("/admin/reindex", json={"full": True}, headers=headers)
+    assert r.status_code == status
+    assert admin_http.get("/admin/reindex/abc", headers=headers).status_code == status
+    time.sleep(0.2)
+    assert admin_http.get("/stats").json()["version"] == before
+
+
+def test_reindex_job_runs_and_new_version_is_served(
+    admin_http: httpx.Client, admin_setup: tuple[Settings, Path]
+) -> None:
+    _, folder = admin_setup
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = admin_http.get("/stats").json()["version"]
+    r = admin_http.post("/admin/reindex", json={"paths": [str(folder)]}, headers=auth)
+    assert r.status_code == 202, r.text
+    job_id = r.json()["job_id"]
+    deadline = time.monotonic() + 120
+    while True:
+        job = admin_http.get(f"/admin/reindex/{job_id}", headers=auth).json()
+        if job["state"] != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert job["state"] == "succeeded", job
+    assert job["report"]["unchanged"] == 1 and job["report"]["embedded"] == 0
+    after = admin_http.get("/stats").json()["version"]
+    assert after == job["report"]["version"] != before
+    assert admin_http.get("/search", params={"q": "成果转化"}).json()["version"] == after
+
+
+def test_reindex_of_a_missing_folder_is_422(admin_http: httpx.Client) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = admin_http.post("/admin/reindex", json={"paths": ["/no/such/folder"]}, headers=auth)
+    assert r.status_code == 422
+    assert "/no/such/folder" in r.json()["detail"]
