@@ -287,6 +287,7 @@ def test_expand_context_in_place(page: Page, server: LiveServer, http: httpx.Cli
         [p["text"] for p in detail["after"]]
     )
     expect(card.locator(".passage mark").first).to_be_visible()  # the hit stays highlighted
+    shot(page, "context-laptop.png")
     toggle.click()
     expect(card.locator(".context-after")).to_be_hidden()
     expect(toggle).to_have_attribute("aria-expanded", "false")
