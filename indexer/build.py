@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,6 +26,7 @@ from indexer.cache import EmbeddingCache, model_key, text_key
 from indexer.chunk import ChunkConfig, chunk_document
 from indexer.dense import DenseIndex
 from indexer.embed import Embedder, load_embedder
+from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
 from indexer.passage import Passage
@@ -171,6 +174,7 @@ def build_index(
             corpus_roots=[str(p) for p in paths],
             corpus_fingerprint=_corpus_fingerprint(docs),
             build_seconds=round(time.perf_counter() - started, 2),
+            dense_calibration=_calibrate(embedder, vectors, [p.text for p, _ in rows]).as_dict(),
         ).save(partial)
         index_dir.publish(name, partial)
         for old in index_dir.prune(settings.keep_versions):
@@ -288,6 +292,20 @@ def _embed(
     if not keys:
         return np.empty((0, embedder.dim), np.float32)
     return np.stack([found[k] for k in keys]).astype(np.float32)
+
+
+_CLAUSE = re.compile(r"[，。；：、！？,;:]")
+
+
+def _calibrate(embedder: Embedder, vectors: np.ndarray, texts: list[str]) -> DenseCalibration:
+    """Measure where this model's cosines sit on this corpus.
+
+    Pseudo-queries are the opening clauses of a fixed sample of passages: short,
+    topical, with a known good answer in the index, like real queries.
+    """
+    sample = random.Random(0).sample(range(len(texts)), min(200, len(texts)))
+    queries = [_CLAUSE.split(texts[i])[0][:24] or texts[i][:24] for i in sample]
+    return DenseCalibration.measure(vectors, embedder.encode_queries(queries))
 
 
 def _verify(partial: Path, stored: int, expected: int, keyword: int) -> None:

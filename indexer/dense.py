@@ -66,6 +66,9 @@ class DenseIndex:
         keep = rows[0] >= 0
         return rows[0][keep].astype(np.int64), scores[0][keep]
 
-    def vectors(self) -> np.ndarray:
-        """All stored vectors (for reuse when a new version keeps passages)."""
-        return self._index.reconstruct_n(0, len(self))
+    def similarity(self, query: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of ``query`` with the passages at ``rows`` (to score another retriever's hits)."""
+        if rows.size == 0:
+            return np.empty(0, np.float32)
+        vecs = self._index.reconstruct_batch(np.ascontiguousarray(rows, dtype=np.int64))
+        return vecs @ np.asarray(query, dtype=np.float32).reshape(-1)

@@ -53,7 +53,9 @@ def load_queries(path: Path) -> list[EvalQuery]:
                 key = normalise(ev)
                 evidence[key] = max(evidence.get(key, 0), int(rel["grade"]))
         queries.append(
-            EvalQuery(rec["id"], rec["query"], rec.get("kind", "all"), rec.get("filters") or {}, evidence)
+            EvalQuery(
+                rec["id"], rec["query"], rec.get("kind", "all"), rec.get("filters") or {}, evidence
+            )
         )
     return queries
 

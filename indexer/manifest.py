@@ -34,7 +34,7 @@ class Manifest:
     corpus_roots: list[str]
     corpus_fingerprint: str
     build_seconds: float
-    keyword: dict[str, Any] = field(default_factory=dict)
+    dense_calibration: dict[str, float] = field(default_factory=dict)
     format: int = FORMAT
 
     @property

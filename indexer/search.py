@@ -16,7 +16,7 @@ import numpy as np
 
 from indexer.dense import DenseIndex
 from indexer.embed import Embedder
-from indexer.fusion import fuse
+from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
@@ -69,6 +69,7 @@ class Searcher:
         self.store = Store(version_dir / "store.sqlite")
         self.dense = DenseIndex.load(version_dir)
         self.keyword = KeywordIndex.load(version_dir / "keyword")
+        self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
         self._docs = [_document_info(d) for d in self.store.documents()]
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
@@ -138,14 +139,23 @@ class Searcher:
             qvec = self.embedder.encode_queries([query])[0]
             dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
         if req.mode == "keyword":
-            top = self.keyword.max_score(query)
-            norm = np.clip(kw_scores / top, 0, 1) if top > 0 else kw_scores * 0
-            return _Ranked(kw_rows, norm.astype(np.float32), norm, None)
+            kw = self._keyword_norm(query, kw_scores)
+            return _Ranked(kw_rows, kw, kw, None)
         if req.mode == "dense":
-            cos = np.clip(dn_scores, 0, 1).astype(np.float32)
-            return _Ranked(dn_rows, cos, None, cos)
-        fused = fuse(kw_rows, kw_scores, dn_rows, dn_scores, self.settings.keyword_weight)
+            dn = self.calibration.normalise(dn_scores)
+            return _Ranked(dn_rows, dn, None, dn)
+        rows = np.union1d(kw_rows, dn_rows)
+        fused = fuse(
+            rows,
+            self._keyword_norm(query, self.keyword.scores(query)[rows]),
+            self.calibration.normalise(self.dense.similarity(qvec, rows)),
+            self.settings.keyword_weight,
+        )
         return _Ranked(fused.rows, fused.scores, fused.keyword, fused.dense)
+
+    def _keyword_norm(self, query: str, bm25: np.ndarray) -> np.ndarray:
+        top = self.keyword.max_score(query)
+        return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
     def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:
         texts = self.store.passages_by_rows(ranked.rows.tolist())

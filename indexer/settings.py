@@ -34,13 +34,19 @@ class Settings(BaseSettings):
         DEFAULT_MODEL,
         description="Sentence-transformers model: the bundled default, a local path or a hub name.",
     )
-    query_prompt: str | None = Field(None, description="Prompt before queries; None = model default.")
-    passage_prompt: str | None = Field(None, description="Prompt before passages; None = model default.")
+    query_prompt: str | None = Field(
+        None, description="Prompt before queries; None = model default."
+    )
+    passage_prompt: str | None = Field(
+        None, description="Prompt before passages; None = model default."
+    )
     device: str = "cpu"
     batch_size: int = Field(32, ge=1)
 
     # chunking
-    chunk_target_chars: int = Field(320, ge=50, description="Split long paragraphs near this length.")
+    chunk_target_chars: int = Field(
+        320, ge=50, description="Split long paragraphs near this length."
+    )
     chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
     chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
     embed_context: Literal["text", "section", "title_section"] = Field(
@@ -57,7 +63,7 @@ class Settings(BaseSettings):
     max_k: int = Field(100, ge=1)
     candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
     keyword_weight: float = Field(
-        0.5, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
+        0.6, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
     )
 
     # service

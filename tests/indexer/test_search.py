@@ -1,0 +1,117 @@
+"""The searcher on real passages: filters in every mode, context, duplicates, scores, paging."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from indexer.build import build_index
+from indexer.embed import Embedder
+from indexer.live import LiveIndex
+from indexer.schemas import Filters, SearchRequest
+from indexer.search import QueryError, Searcher
+from indexer.settings import Settings
+from tests.conftest import CORPUS, provincial_csv, require_corpus
+
+MODES = ["hybrid", "dense", "keyword"]
+
+
+@pytest.fixture(scope="module")
+def searcher(index_settings: Settings, embedder: Embedder) -> Searcher:
+    return LiveIndex(index_settings, embedder).get()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_region_filter_applies_before_top_k(searcher: Searcher, mode: str) -> None:
+    # a query about another province still fills k hits from inside the filter
+    res = searcher.search(
+        SearchRequest(q="浙江 数字经济 杭州", mode=mode, k=10, filters=Filters(region="江西"))
+    )
+    assert len(res.hits) == 10
+    assert {h.document.region for h in res.hits} == {"江西省"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_year_filters(searcher: Searcher, mode: str) -> None:
+    exact = searcher.search(SearchRequest(q="工业 发展", mode=mode, k=20, filters=Filters(year=1954)))
+    assert exact.hits and {h.document.year for h in exact.hits} == {1954}
+    ranged = searcher.search(
+        SearchRequest(q="工业 发展", mode=mode, k=50, filters=Filters(year_from=2019, year_to=2025))
+    )
+    assert ranged.hits and all(2019 <= (h.document.year or 0) <= 2025 for h in ranged.hits)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_doc_type_and_source_filters(searcher: Searcher, mode: str) -> None:
+    speech = searcher.search(
+        SearchRequest(q="成果转化", mode=mode, k=20, filters=Filters(source="000_8759e18efef570e4"))
+    )
+    assert speech.hits
+    assert {h.document.source for h in speech.hits} == {"000_8759e18efef570e4.txt"}
+    reports = searcher.search(
+        SearchRequest(q="成果转化", mode=mode, k=20, filters=Filters(doc_type="政府工作报告"))
+    )
+    assert reports.hits and {h.document.doc_type for h in reports.hits} == {"政府工作报告"}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_filter_matching_nothing_returns_nothing(searcher: Searcher, mode: str) -> None:
+    res = searcher.search(SearchRequest(q="成果转化", mode=mode, filters=Filters(year=1800)))
+    assert res.hits == [] and res.total == 0
+    assert "filter" in (res.message or "")
+
+
+def test_simplified_query_finds_the_traditional_1954_report(searcher: Searcher) -> None:
+    res = searcher.search(SearchRequest(q="社会主义工业化", mode="keyword", k=5))
+    assert any(h.document.year == 1954 for h in res.hits)
+    hit = next(h for h in res.hits if h.document.year == 1954)
+    assert "<mark>" in hit.highlighted, "simplified terms highlight traditional text"
+
+
+def test_context_returns_neighbours_in_order(searcher: Searcher) -> None:
+    res = searcher.search(SearchRequest(q="成果转化 引导基金", k=1, context=2))
+    hit = res.hits[0]
+    assert [c.ordinal for c in hit.before] == list(range(hit.ordinal - len(hit.before), hit.ordinal))
+    assert [c.ordinal for c in hit.after] == list(range(hit.ordinal + 1, hit.ordinal + 1 + len(hit.after)))
+    assert len(hit.before) + len(hit.after) >= 2
+
+
+def test_keyword_scores_mean_the_same_across_queries(searcher: Searcher) -> None:
+    for q in ("冰雪经济", "成果转化 引导基金", "第一个五年计划"):
+        res = searcher.search(SearchRequest(q=q, mode="keyword", k=10))
+        scores = [h.score for h in res.hits]
+        assert all(0 < s <= 1 for s in scores) and scores == sorted(scores, reverse=True)
+    strict = searcher.search(SearchRequest(q="冰雪经济", mode="keyword", k=50, min_score=0.5))
+    assert strict.hits and all(h.score >= 0.5 for h in strict.hits)
+
+
+def test_bad_queries_raise_query_error(searcher: Searcher) -> None:
+    for q in ("", "  ", "字" * 1000):
+        with pytest.raises(QueryError):
+            searcher.search(SearchRequest(q=q))
+
+
+def test_near_duplicates_are_collapsed_and_listed(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    require_corpus()
+    folder = tmp_path / "dups"
+    folder.mkdir()
+    speech = CORPUS / "scraped-speech" / "000_8759e18efef570e4.txt"
+    shutil.copy(speech, folder / "speech.txt")
+    shutil.copy(speech, folder / "speech-copy.txt")
+    shutil.copy(provincial_csv("江西省"), folder)
+    settings = Settings(index_dir=tmp_path / "index")
+    build_index([folder], settings, embedder=embedder)
+    searcher = LiveIndex(settings, embedder).get()
+    for mode in MODES:
+        res = searcher.search(SearchRequest(q="成果转化 引导基金", mode=mode, k=10))
+        texts = [h.text for h in res.hits]
+        assert len(texts) == len(set(texts)), f"{mode}: no passage shown twice"
+        top = next(h for h in res.hits if "引导基金" in h.text)
+        assert len(top.duplicates) == 1
+        assert top.duplicates[0].doc_id != top.document.doc_id
+    raw = searcher.search(SearchRequest(q="成果转化 引导基金", mode="keyword", k=10, collapse=False))
+    assert len({h.text for h in raw.hits}) < len(raw.hits), "collapse=false shows the copies"
