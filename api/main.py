@@ -36,7 +36,12 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
         problems = []
         for err in exc.errors():
             where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-            problems.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+            msg = (
+                "unknown parameter or filter"
+                if err.get("type") == "extra_forbidden"
+                else err.get("msg")
+            )
+            problems.append(f"{where}: {msg}" if where else str(msg))
         return JSONResponse(
             status_code=422,
             content={"detail": "; ".join(problems), "errors": jsonable_encoder(exc.errors())},

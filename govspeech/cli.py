@@ -170,29 +170,27 @@ def search(
     from pydantic import ValidationError
 
     from indexer.live import LiveIndex
-    from indexer.schemas import Filters, SearchRequest
+    from indexer.schemas import SearchParams
     from indexer.search import ModelMismatch, QueryError
     from indexer.versions import IndexNotFound
 
     settings = _settings(index_dir)
     try:
-        req = SearchRequest(
+        req = SearchParams(
             q=query,
             k=k,
             offset=offset,
             mode=mode,
             min_score=min_score,
             context=context,
-            filters=Filters(
-                year=year,
-                year_from=year_from,
-                year_to=year_to,
-                region=region,
-                speaker=speaker,
-                doc_type=doc_type,
-                source=source,
-            ),
-        )
+            year=year,
+            year_from=year_from,
+            year_to=year_to,
+            region=region,
+            speaker=speaker,
+            doc_type=doc_type,
+            source=source,
+        ).to_request()
         result = LiveIndex(settings).get().search(req)
     except ValidationError as e:
         raise _fail(

@@ -54,6 +54,27 @@ class SearchRequest(BaseModel):
     collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
 
 
+class SearchParams(Filters):
+    """A search as one flat set of fields (URL query string, CLI options).
+
+    ``to_request`` splits it into the request and its filters, so the API's
+    GET and the CLI build requests the same way.
+    """
+
+    q: str = Field(..., description="Keywords, a question or a paraphrase.")
+    k: int = Field(10, ge=1, description="Hits per page.")
+    offset: int = Field(0, ge=0, le=1000, description="Hits to skip (paging).")
+    mode: Mode = Field("hybrid", description="hybrid (default), dense (semantic) or keyword.")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Drop hits below this score.")
+    context: int = Field(0, ge=0, le=3, description="Neighbouring passages per side.")
+    collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
+
+    def to_request(self) -> SearchRequest:
+        flat = self.model_dump()
+        filters = {name: flat.pop(name) for name in Filters.model_fields}
+        return SearchRequest(filters=Filters(**filters), **flat)
+
+
 class DocumentInfo(BaseModel):
     """Where a passage comes from."""
 
