@@ -270,7 +270,11 @@ def _embed(
     cache = EmbeddingCache(index_dir.cache_path, model_key(embedder.fingerprint()), embedder.dim)
     try:
         found = {} if full else cache.get_many(keys)
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        # longest first across the whole run, so every batch pads little (as one big encode would)
+        missing = sorted(
+            {k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items(),
+            key=lambda kv: -len(kv[1]),
+        )
         report.reused = sum(1 for k in keys if k in found)
         report.embedded = len(keys) - report.reused
         progress.stage("embedding passages", len(missing), "passages")
