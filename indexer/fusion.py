@@ -32,12 +32,11 @@ class DenseCalibration:
     best: float
 
     @classmethod
-    def measure(cls, passages: np.ndarray, queries: np.ndarray) -> DenseCalibration:
-        """Medians over pseudo-queries of the median and the top cosine with all passages."""
-        cos = passages @ queries.T
+    def measure(cls, cosines: np.ndarray) -> DenseCalibration:
+        """From [passages, pseudo-queries] cosines: medians of the median and of the top cosine."""
         return cls(
-            typical=round(float(np.median(np.median(cos, axis=0))), 4),
-            best=round(float(np.median(cos.max(axis=0))), 4),
+            typical=round(float(np.median(np.median(cosines, axis=0))), 4),
+            best=round(float(np.median(cosines.max(axis=0))), 4),
         )
 
     @classmethod

@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
     chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
+    embed_window_chars: int = Field(
+        120,
+        ge=0,
+        description="Embed each passage as sentence windows up to this length (0 = whole passage).",
+    )
     embed_context: Literal["text", "section", "title_section"] = Field(
         "section",
         description="What is embedded with each passage: its text alone, or with its section "
