@@ -50,12 +50,12 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
     chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
     embed_window_chars: int = Field(
-        120,
+        80,
         ge=0,
         description="Embed each passage as sentence windows up to this length (0 = whole passage).",
     )
     embed_context: Literal["text", "section", "title_section"] = Field(
-        "section",
+        "text",
         description="What is embedded with each passage: its text alone, or with its section "
         "heading (and document title) in front, so a paragraph under 成果转化 knows it.",
     )
@@ -68,7 +68,7 @@ class Settings(BaseSettings):
     max_k: int = Field(100, ge=1)
     candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
     keyword_weight: float = Field(
-        0.6, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
+        0.3, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
     )
 
     # service
