@@ -186,7 +186,7 @@ def build_index(
         dense = DenseIndex.build(vectors, owner)
         dense.save(partial)
         progress.stage("keyword index", len(rows), "passages")
-        keyword = KeywordIndex.build([p.text for p, _ in rows], progress=progress.advance)
+        keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
         keyword.save(partial / "keyword")
         _verify(partial, n, len(rows), len(keyword))
         Manifest(
