@@ -170,6 +170,7 @@ def build_index(
         embedder = embedder or load_embedder(settings)
         previous = index_dir.current_manifest()
         full, reason = _needs_full(previous, embedder, settings, full)
+        log.info("%s", f"full build: {reason}" if full else "incremental update")
         report = BuildReport(version=None, full=full, full_reason=reason)
 
         docs = _read(paths, progress, report)
@@ -178,6 +179,15 @@ def build_index(
 
         rows = [(p, d) for d, ps in chunked for p in ps]
         report.passages = len(rows)
+        log.info(
+            "read %d documents (%d added, %d changed, %d deleted, %d failed), cut %d passages",
+            report.documents,
+            report.added,
+            report.changed,
+            report.deleted,
+            len(report.failed),
+            report.passages,
+        )
         vectors, owner = _embed(rows, embedder, index_dir, settings, full, progress, report)
 
         name, partial = index_dir.new_partial()
@@ -202,6 +212,7 @@ def build_index(
             dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
         ).save(partial)
         index_dir.publish(name, partial)
+        log.info("now serving version %s from %s", name, settings.index_dir)
         for old in index_dir.prune(settings.keep_versions):
             log.info("removed old version %s", old)
         report.version = name
@@ -321,6 +332,15 @@ def _embed(
                 cache.put_many((k, v) for (k, _), v in zip(part, vecs, strict=True))
                 found.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
         report.embed_seconds = time.perf_counter() - t0
+        if missing:
+            log.info(
+                "embedded %d passages (%d windows) in %.0f s, %.1f passages/s; reused %d",
+                report.embedded,
+                len(missing),
+                report.embed_seconds,
+                report.embedded / max(report.embed_seconds, 1e-9),
+                report.reused,
+            )
     finally:
         cache.close()
     if not keys:
