@@ -55,6 +55,35 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
+def measure_latency(settings: Settings, embedder: object, eval_file: Path) -> str:
+    """p50/p95 of 100 searches through the searcher (as the CLI calls it) and over HTTP."""
+    searcher = LiveIndex(settings, embedder).get()
+    rows = [r for r, _ in searcher.store.passage_texts()][::7]
+    qs = queries(eval_file, [p.section for p in searcher.store.passages_by_rows(rows).values()])
+    for q in qs[:5]:  # warm up
+        searcher.search(SearchRequest(q=q))
+    cli_ms = []
+    for q in qs:
+        t0 = time.perf_counter()
+        searcher.search(SearchRequest(q=q, k=10))
+        cli_ms.append((time.perf_counter() - t0) * 1000)
+    http_ms = []
+    with LiveServer(settings, embedder) as server, httpx.Client(base_url=server.url) as client:
+        for q in qs[:5]:
+            client.get("/search", params={"q": q})
+        for q in qs:
+            t0 = time.perf_counter()
+            r = client.get("/search", params={"q": q, "k": 10})
+            http_ms.append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+    return (
+        f"query latency, searcher   p50 {statistics.median(cli_ms):.1f} ms, "
+        f"p95 {percentile(cli_ms, 95):.1f} ms over {len(cli_ms)} queries\n"
+        f"query latency, HTTP       p50 {statistics.median(http_ms):.1f} ms, "
+        f"p95 {percentile(http_ms, 95):.1f} ms over {len(http_ms)} queries"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--corpus", type=Path, default=ROOT.parent / "shared" / "corpus")
@@ -65,7 +94,17 @@ def main() -> None:
         default=2000,
         help="passages encoded by bare SentenceTransformer.encode for the ratio",
     )
+    ap.add_argument(
+        "--latency-only",
+        type=Path,
+        metavar="INDEX_DIR",
+        help="only time queries against an existing index (no build)",
+    )
     args = ap.parse_args()
+    if args.latency_only:
+        settings = Settings(index_dir=args.latency_only)
+        print(measure_latency(settings, load_embedder(settings), args.eval))
+        return
 
     work = Path(tempfile.mkdtemp(prefix="govspeech-bench-"))
     corpus = work / "corpus"
@@ -82,9 +121,6 @@ def main() -> None:
     live = LiveIndex(settings, embedder)
     searcher = live.get()
     rows = list(searcher.store.passage_texts())
-    sections = [
-        p.section for p in searcher.store.passages_by_rows(list(range(0, len(rows), 7))).values()
-    ]
 
     # bare model.encode of a sample of the same passages, same prompt and batch size
     rng = random.Random(1)
@@ -126,24 +162,7 @@ def main() -> None:
     one = build_index([corpus], settings, embedder=embedder)
     one_s = time.perf_counter() - t0
 
-    qs = queries(args.eval, sections)
-    searcher = live.get()
-    for q in qs[:5]:  # warm up
-        searcher.search(SearchRequest(q=q))
-    cli_ms = []
-    for q in qs:
-        t0 = time.perf_counter()
-        searcher.search(SearchRequest(q=q, k=10))
-        cli_ms.append((time.perf_counter() - t0) * 1000)
-    http_ms = []
-    with LiveServer(settings, embedder) as server, httpx.Client(base_url=server.url) as client:
-        for q in qs[:5]:
-            client.get("/search", params={"q": q})
-        for q in qs:
-            t0 = time.perf_counter()
-            r = client.get("/search", params={"q": q, "k": 10})
-            http_ms.append((time.perf_counter() - t0) * 1000)
-            r.raise_for_status()
+    latency = measure_latency(settings, embedder, args.eval)
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     index_rate = report.passages / build_s
@@ -173,14 +192,7 @@ def main() -> None:
         f"index size on disk        {dir_size(version_dir) / 1e6:.1f} MB "
         f"(+ embedding cache {IndexDir(settings.index_dir).cache_path.stat().st_size / 1e6:.1f} MB)"
     )
-    print(
-        f"query latency, searcher   p50 {statistics.median(cli_ms):.1f} ms, "
-        f"p95 {percentile(cli_ms, 95):.1f} ms over {len(cli_ms)} queries"
-    )
-    print(
-        f"query latency, HTTP       p50 {statistics.median(http_ms):.1f} ms, "
-        f"p95 {percentile(http_ms, 95):.1f} ms over {len(http_ms)} queries"
-    )
+    print(latency)
     shutil.rmtree(work, ignore_errors=True)
 
 

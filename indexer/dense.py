@@ -72,7 +72,7 @@ class DenseIndex:
         if k <= 0 or allowed == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         per = max(1.0, n_windows / max(len(self), 1))
-        fetch = min(allowed, int(k * per * 2) + 8)
+        fetch = min(allowed, int(k * per * 1.25) + 8)
         while True:  # widen until k distinct passages are found or every window is seen
             scores, ids = self._index.search(q, fetch, params=params)
             keep = ids[0] >= 0

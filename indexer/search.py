@@ -160,19 +160,47 @@ class Searcher:
     def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:
         texts = self.store.passages_by_rows(ranked.rows.tolist())
         groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
-        seen: list[tuple[str, set[str]]] = []
-        for i, row in enumerate(ranked.rows.tolist()):
-            p = texts[row]
-            if req.collapse:
-                key, grams = _dedup_key(p.text)
-                dup_of = next(
-                    (g for g, (k, s) in enumerate(seen) if k == key or _similar(grams, s)), None
+        folder = _DuplicateFolder()
+        needed = req.offset + req.k
+        rows = ranked.rows.tolist()
+        for i, row in enumerate(rows):
+            if len(groups) == needed and req.collapse:
+                return self._hits(req, ranked, texts, groups, terms), needed + self._fold_tail(
+                    folder, groups, [texts[r] for r in rows[i:]]
                 )
-                if dup_of is not None:
-                    groups[dup_of][1].append(p)
-                    continue
-                seen.append((key, grams))
-            groups.append((i, []))
+            p = texts[row]
+            dup_of = folder.add(p.text, len(groups)) if req.collapse else None
+            if dup_of is not None:
+                groups[dup_of][1].append(p)
+            else:
+                groups.append((i, []))
+        return self._hits(req, ranked, texts, groups, terms), len(groups)
+
+    @staticmethod
+    def _fold_tail(
+        folder: _DuplicateFolder,
+        groups: list[tuple[int, list[StoredPassage]]],
+        tail: list[StoredPassage],
+    ) -> int:
+        """Past the page only identical passages are folded (cheap); returns new hits counted."""
+        fresh: set[str] = set()
+        for p in tail:
+            key = _fold_key(p.text)
+            group = folder.group_of(key)
+            if group is not None:
+                groups[group][1].append(p)
+            else:
+                fresh.add(key)
+        return len(fresh)
+
+    def _hits(
+        self,
+        req: SearchRequest,
+        ranked: _Ranked,
+        texts: dict[int, StoredPassage],
+        groups: list[tuple[int, list[StoredPassage]]],
+        terms: list[str],
+    ) -> list[Hit]:
         page = groups[req.offset : req.offset + req.k]
         hits = []
         for rank, (i, dups) in enumerate(page, start=req.offset + 1):
@@ -206,7 +234,7 @@ class Searcher:
                     ],
                 )
             )
-        return hits, len(groups)
+        return hits
 
     def _context(
         self, p: StoredPassage, n: int
@@ -324,14 +352,50 @@ def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
 _PUNCT = str.maketrans("", "", "，。、；：！？“”‘’（）《》【】—…·,.;:!?\"'()[] \t\n")
 
 
-def _dedup_key(text: str) -> tuple[str, set[str]]:
-    """Exact key and character 4-grams of a passage, normalised for comparison."""
-    norm = normalize_for_match(text).translate(_PUNCT)
-    return norm, {norm[i : i + 4] for i in range(max(1, len(norm) - 3))}
+def _fold_key(text: str) -> str:
+    """A passage normalised for duplicate detection (script, width, punctuation folded)."""
+    return normalize_for_match(text).translate(_PUNCT)
 
 
-def _similar(a: set[str], b: set[str], threshold: float = 0.8) -> bool:
-    """Near-duplicate test: Jaccard overlap of 4-grams (quoted paragraphs, light edits)."""
+class _DuplicateFolder:
+    """Finds near-duplicate passages (quoted paragraphs, light edits) among ranked candidates.
+
+    Two passages are near-duplicates when their normalised character 4-grams
+    overlap by Jaccard >= 0.8. Only pairs that share one of each other's few
+    smallest-hash 4-grams (a bottom-k sketch, as in MinHash) are compared, so
+    folding stays linear in the number of candidates instead of quadratic.
+    """
+
+    ANCHORS = 6
+    THRESHOLD = 0.8
+
+    def __init__(self) -> None:
+        self._exact: dict[str, int] = {}
+        self._grams: dict[int, set[str]] = {}
+        self._by_anchor: dict[str, list[int]] = {}
+
+    def group_of(self, key: str) -> int | None:
+        return self._exact.get(key)
+
+    def add(self, text: str, group: int) -> int | None:
+        """The group ``text`` duplicates, or None after registering it as ``group``."""
+        norm = _fold_key(text)
+        if norm in self._exact:
+            return self._exact[norm]
+        grams = {norm[i : i + 4] for i in range(max(1, len(norm) - 3))}
+        anchors = sorted(grams, key=hash)[: self.ANCHORS]
+        for g in dict.fromkeys(x for a in anchors for x in self._by_anchor.get(a, ())):
+            if _similar(grams, self._grams[g], self.THRESHOLD):
+                return g
+        self._exact[norm] = group
+        self._grams[group] = grams
+        for a in anchors:
+            self._by_anchor.setdefault(a, []).append(group)
+        return None
+
+
+def _similar(a: set[str], b: set[str], threshold: float) -> bool:
+    """Jaccard overlap of two 4-gram sets is at least ``threshold``."""
     if not a or not b:
         return False
     small, large = (a, b) if len(a) <= len(b) else (b, a)

@@ -1,0 +1,42 @@
+"""The ``govspeech`` command on the real test index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from govspeech.cli import app
+from indexer.settings import Settings
+
+runner = CliRunner()
+
+
+def test_search_json_lists_hits_with_document_metadata(index_settings: Settings) -> None:
+    result = runner.invoke(
+        app, ["search", "成果转化 措施", "-k", "3", "--json", "--index-dir", str(index_settings.index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    hits = json.loads(result.stdout)
+    assert len(hits) == 3
+    for hit in hits:
+        assert {"passage_id", "score", "text", "section", "document"} <= set(hit)
+        assert hit["document"]["title"]
+
+
+def test_search_prints_ranked_passages(index_settings: Settings) -> None:
+    result = runner.invoke(
+        app, ["search", "冰雪经济", "--region", "江西", "--index-dir", str(index_settings.index_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1. " in result.stdout and "江西省" in result.stdout
+
+
+def test_bad_input_is_a_clear_error(index_settings: Settings, tmp_path: Path) -> None:
+    empty = runner.invoke(app, ["search", " ", "--index-dir", str(index_settings.index_dir)])
+    assert empty.exit_code == 1 and "empty" in empty.output
+    no_index = runner.invoke(app, ["search", "成果转化", "--index-dir", str(tmp_path / "none")])
+    assert no_index.exit_code == 1 and "govspeech index" in no_index.output
+    missing = runner.invoke(app, ["index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path)])
+    assert missing.exit_code == 1 and "no such file or folder" in missing.output
