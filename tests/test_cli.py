@@ -15,7 +15,16 @@ runner = CliRunner()
 
 def test_search_json_lists_hits_with_document_metadata(index_settings: Settings) -> None:
     result = runner.invoke(
-        app, ["search", "成果转化 措施", "-k", "3", "--json", "--index-dir", str(index_settings.index_dir)]
+        app,
+        [
+            "search",
+            "成果转化 措施",
+            "-k",
+            "3",
+            "--json",
+            "--index-dir",
+            str(index_settings.index_dir),
+        ],
     )
     assert result.exit_code == 0, result.output
     hits = json.loads(result.stdout)
@@ -27,7 +36,8 @@ def test_search_json_lists_hits_with_document_metadata(index_settings: Settings)
 
 def test_search_prints_ranked_passages(index_settings: Settings) -> None:
     result = runner.invoke(
-        app, ["search", "冰雪经济", "--region", "江西", "--index-dir", str(index_settings.index_dir)]
+        app,
+        ["search", "冰雪经济", "--region", "江西", "--index-dir", str(index_settings.index_dir)],
     )
     assert result.exit_code == 0, result.output
     assert "1. " in result.stdout and "江西省" in result.stdout

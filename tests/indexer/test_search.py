@@ -35,7 +35,9 @@ def test_region_filter_applies_before_top_k(searcher: Searcher, mode: str) -> No
 
 @pytest.mark.parametrize("mode", MODES)
 def test_year_filters(searcher: Searcher, mode: str) -> None:
-    exact = searcher.search(SearchRequest(q="工业 发展", mode=mode, k=20, filters=Filters(year=1954)))
+    exact = searcher.search(
+        SearchRequest(q="工业 发展", mode=mode, k=20, filters=Filters(year=1954))
+    )
     assert exact.hits and {h.document.year for h in exact.hits} == {1954}
     ranged = searcher.search(
         SearchRequest(q="工业 发展", mode=mode, k=50, filters=Filters(year_from=2019, year_to=2025))
@@ -73,8 +75,12 @@ def test_simplified_query_finds_the_traditional_1954_report(searcher: Searcher) 
 def test_context_returns_neighbours_in_order(searcher: Searcher) -> None:
     res = searcher.search(SearchRequest(q="成果转化 引导基金", k=1, context=2))
     hit = res.hits[0]
-    assert [c.ordinal for c in hit.before] == list(range(hit.ordinal - len(hit.before), hit.ordinal))
-    assert [c.ordinal for c in hit.after] == list(range(hit.ordinal + 1, hit.ordinal + 1 + len(hit.after)))
+    assert [c.ordinal for c in hit.before] == list(
+        range(hit.ordinal - len(hit.before), hit.ordinal)
+    )
+    assert [c.ordinal for c in hit.after] == list(
+        range(hit.ordinal + 1, hit.ordinal + 1 + len(hit.after))
+    )
     assert len(hit.before) + len(hit.after) >= 2
 
 
@@ -93,9 +99,7 @@ def test_bad_queries_raise_query_error(searcher: Searcher) -> None:
             searcher.search(SearchRequest(q=q))
 
 
-def test_near_duplicates_are_collapsed_and_listed(
-    tmp_path: Path, embedder: Embedder
-) -> None:
+def test_near_duplicates_are_collapsed_and_listed(tmp_path: Path, embedder: Embedder) -> None:
     require_corpus()
     folder = tmp_path / "dups"
     folder.mkdir()
@@ -113,5 +117,7 @@ def test_near_duplicates_are_collapsed_and_listed(
         top = next(h for h in res.hits if "引导基金" in h.text)
         assert len(top.duplicates) == 1
         assert top.duplicates[0].doc_id != top.document.doc_id
-    raw = searcher.search(SearchRequest(q="成果转化 引导基金", mode="keyword", k=10, collapse=False))
+    raw = searcher.search(
+        SearchRequest(q="成果转化 引导基金", mode="keyword", k=10, collapse=False)
+    )
     assert len({h.text for h in raw.hits}) < len(raw.hits), "collapse=false shows the copies"
