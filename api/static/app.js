@@ -219,6 +219,12 @@ function syncForm(state) {
   if (document.activeElement !== ui.q || ui.q.value.trim() !== state.q) ui.q.value = state.q;
   for (const radio of $$('input[name="mode"]', ui.form)) radio.checked = radio.value === state.mode;
   ui.modeHint.textContent = MODES[state.mode].hint;
+  syncFilters(state);
+  document.title = state.q ? `${state.q} - ${APP_NAME}` : APP_NAME;
+}
+
+// Filters only: facets arrive after start-up and must not wipe a query being typed.
+function syncFilters(state) {
   for (const key of FILTER_KEYS) {
     const select = ui.selects[key];
     const value = state.filters[key] ?? '';
@@ -230,7 +236,6 @@ function syncForm(state) {
     select.value = value;
   }
   updateClearButton();
-  document.title = state.q ? `${state.q} - ${APP_NAME}` : APP_NAME;
 }
 
 function formState() {
@@ -343,7 +348,7 @@ async function loadFacets() {
   fill('doc_type', facets.doc_type ?? [], counted);
   facetsLoaded = true;
   document.documentElement.dataset.facets = 'loaded';
-  syncForm(readState());
+  syncFilters(readState());
 }
 
 let servedVersion = null;
