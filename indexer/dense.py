@@ -46,10 +46,6 @@ class DenseIndex:
         index = faiss.read_index(str(directory / FILE_NAME), flags)
         return cls(index, np.load(directory / OWNER_FILE))
 
-    @property
-    def dim(self) -> int:
-        return int(self._index.d)
-
     def __len__(self) -> int:
         """Number of passages (not windows)."""
         return len(self._starts) - 1

@@ -37,10 +37,6 @@ class Manifest:
     dense_calibration: dict[str, float] = field(default_factory=dict)
     format: int = FORMAT
 
-    @property
-    def dim(self) -> int:
-        return int(self.model["dim"])
-
     def save(self, directory: Path) -> None:
         """Write durably: the manifest is the last file of a version to appear."""
         tmp = directory / (FILE_NAME + ".tmp")
