@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -352,8 +353,13 @@ def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
 _PUNCT = str.maketrans("", "", "，。、；：！？“”‘’（）《》【】—…·,.;:!?\"'()[] \t\n")
 
 
+@lru_cache(maxsize=1 << 16)
 def _fold_key(text: str) -> str:
-    """A passage normalised for duplicate detection (script, width, punctuation folded)."""
+    """A passage normalised for duplicate detection (script, width, punctuation folded).
+
+    Cached: every query folds its ~200 candidates, the same passages come back
+    query after query, and normalising is most of the cost of folding.
+    """
     return normalize_for_match(text).translate(_PUNCT)
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = ["NormalizedText", "normalize_for_match", "normalize_with_offsets"]
@@ -39,9 +39,16 @@ class _CharTable(dict[int, str]):
     harmless: every thread computes the same value.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: Characters seen so far that do not map to exactly one character.
+        self.irregular: set[str] = set()
+
     def __missing__(self, cp: int) -> str:
         ch = chr(cp)
         out = "" if ch in ZERO_WIDTH else unicodedata.normalize("NFKC", ch).lower()
+        if len(out) != 1:
+            self.irregular.add(ch)
         self[cp] = out
         return out
 
@@ -92,7 +99,7 @@ class NormalizedText:
     """
 
     text: str
-    source: list[int]
+    source: Sequence[int]
     original_length: int
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
@@ -116,13 +123,12 @@ def normalize_with_offsets(text: str) -> NormalizedText:
     characters are converted one at a time instead: offsets stay exact and only
     OpenCC's phrase context is lost.
     """
-    pieces: list[str] = []
-    source: list[int] = []
-    for i, ch in enumerate(text):
-        piece = _TABLE[ord(ch)]
-        pieces.append(piece)
-        source.extend([i] * len(piece))
-    folded = "".join(pieces)
+    folded = text.translate(_TABLE)  # also fills the table, so ``irregular`` is complete
+    source: Sequence[int]
+    if _TABLE.irregular.isdisjoint(text):  # the usual case: one character out per character in
+        source = range(len(text))
+    else:
+        source = [i for i, ch in enumerate(text) for _ in _TABLE[ord(ch)]]
     converted = _t2s()(folded)
     if len(converted) != len(folded):
         chars = [_t2s_char(ch) for ch in folded]

