@@ -41,10 +41,10 @@ class Settings(BaseSettings):
         None, description="Prompt before passages; None = model default."
     )
     device: str = "cpu"
-    onnx_queries: bool = Field(
+    onnx_runtime: bool = Field(
         True,
-        description="Encode queries with ONNX Runtime (same vectors, ~3x faster on CPU); "
-        "falls back to torch when the model or machine does not allow it.",
+        description="Run the embedding model on ONNX Runtime (same vectors; queries ~3x and "
+        "passages ~2x faster on CPU); falls back to torch when the model or machine does not allow it.",
     )
     batch_size: int = Field(32, ge=1)
 

