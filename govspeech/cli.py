@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
+_log = logging.getLogger("govspeech.cli")
 out = Console(highlight=False, soft_wrap=True)
 
 IndexDirOpt = Annotated[
@@ -89,6 +91,51 @@ class RichProgress:
             self._progress.advance(self._task, n)
 
 
+class LogProgress:
+    """The builder's progress as log lines, for runs without a terminal (CI, nohup, docker).
+
+    A bar redrawn in place means nothing in a log file; a line per stage and
+    one every ``every`` seconds with count, rate and time left does.
+    """
+
+    def __init__(self, every: float = 15.0) -> None:
+        self._every = every
+        self._name, self._unit, self._total = "", "", None
+        self._done, self._started, self._last = 0, 0.0, 0.0
+
+    def stage(self, name: str, total: int | None, unit: str) -> None:
+        self._name, self._unit, self._total, self._done = name, unit, total, 0
+        self._started = self._last = time.monotonic()
+        if total:
+            _log.info("%s: %s %s to do", name, f"{total:,}", unit)
+
+    def advance(self, n: int = 1) -> None:
+        self._done += n
+        now = time.monotonic()
+        if now - self._last < self._every:
+            return
+        self._last = now
+        rate = self._done / max(now - self._started, 1e-9)
+        left = ""
+        if self._total and rate > 0:
+            left = f", about {_duration((self._total - self._done) / rate)} left"
+        total = f"/{self._total:,}" if self._total else ""
+        _log.info(
+            "%s: %s%s %s (%.1f %s/s%s)",
+            self._name,
+            f"{self._done:,}",
+            total,
+            self._unit,
+            rate,
+            self._unit,
+            left,
+        )
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
 @app.command()
 def index(
     paths: Annotated[
@@ -129,8 +176,11 @@ def index(
         TimeRemainingColumn(),
     )
     try:
-        with Progress(*columns, console=console, disable=as_json) as bar:
-            report = build_index(paths, settings, full=full, progress=RichProgress(bar))
+        if console.is_terminal and not as_json:
+            with Progress(*columns, console=console) as bar:
+                report = build_index(paths, settings, full=full, progress=RichProgress(bar))
+        else:
+            report = build_index(paths, settings, full=full, progress=LogProgress())
     except (IndexLocked, BuildError) as e:
         raise _fail(str(e)) from None
     if as_json:
@@ -306,7 +356,7 @@ def main() -> None:
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    for ours in ("corpus", "indexer", "api"):
+    for ours in ("corpus", "indexer", "api", "govspeech"):
         logging.getLogger(ours).setLevel(logging.INFO)
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     from transformers.utils import logging as hf_logging

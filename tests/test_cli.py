@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from govspeech.cli import app
+from govspeech.cli import LogProgress, app
 from indexer.settings import Settings
 
 runner = CliRunner()
@@ -50,3 +52,17 @@ def test_bad_input_is_a_clear_error(index_settings: Settings, tmp_path: Path) ->
     assert no_index.exit_code == 1 and "govspeech index" in no_index.output
     missing = runner.invoke(app, ["index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path)])
     assert missing.exit_code == 1 and "no such file or folder" in missing.output
+
+
+def test_progress_without_a_terminal_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    progress = LogProgress(every=0)
+    with caplog.at_level(logging.INFO, logger="govspeech.cli"):
+        progress.stage("embedding passages", 1200, "windows")
+        progress.advance(300)
+        progress.stage("writing index", None, "passages")
+        progress.advance(5)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0] == "embedding passages: 1,200 windows to do"
+    assert lines[1].startswith("embedding passages: 300/1,200 windows (")
+    assert "windows/s, about" in lines[1] and lines[1].endswith("left)")
+    assert lines[2].startswith("writing index: 5 passages (") and "left" not in lines[2]
