@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     chunk_max_chars: int = Field(480, ge=80, description="Hard ceiling for a passage.")
     chunk_min_chars: int = Field(40, ge=0, description="Shorter paragraphs join a neighbour.")
     embed_window_chars: int = Field(
-        80,
+        60,
         ge=0,
         description="Embed each passage as sentence windows up to this length (0 = whole passage).",
     )
