@@ -108,9 +108,13 @@ class Embedder:
             return np.vstack(
                 [self.onnx(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
             )
+        return self.encode_with_torch(texts, batch_size)
+
+    def encode_with_torch(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Prompted texts through sentence-transformers: the reference ONNX is checked against."""
         vectors = self.model.encode(
             texts,
-            batch_size=batch_size,
+            batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
@@ -132,15 +136,7 @@ def load_embedder(settings: Settings) -> Embedder:
     """
     key, model = _load_model(settings)
     query_prompt, passage_prompt = _model_prompts(model, settings.model)
-    onnx = None
-    if settings.onnx_runtime and settings.device == "cpu":
-        with _models_lock:
-            if key not in _onnx_encoders:
-                _onnx_encoders[key] = onnx_encoder(
-                    model, key[0], settings.model_cache_dir.expanduser()
-                )
-            onnx = _onnx_encoders[key]
-    return Embedder(
+    embedder = Embedder(
         model,
         name=settings.model,
         query_prompt=query_prompt if settings.query_prompt is None else settings.query_prompt,
@@ -148,8 +144,15 @@ def load_embedder(settings: Settings) -> Embedder:
         if settings.passage_prompt is None
         else settings.passage_prompt,
         batch_size=settings.batch_size,
-        onnx=onnx,
     )
+    if settings.onnx_runtime and settings.device == "cpu":
+        with _models_lock:
+            if key not in _onnx_encoders:
+                _onnx_encoders[key] = onnx_encoder(
+                    model, key[0], settings.model_cache_dir.expanduser(), embedder.encode_with_torch
+                )
+            embedder.onnx = _onnx_encoders[key]
+    return embedder
 
 
 def _load_model(settings: Settings) -> tuple[tuple[str, str], SentenceTransformer]:

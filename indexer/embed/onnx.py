@@ -22,6 +22,7 @@ import os
 import re
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,8 +71,17 @@ class OnnxEncoder:
         return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
 
 
-def onnx_encoder(model: SentenceTransformer, name: str, cache_dir: Path) -> OnnxEncoder | None:
-    """An ONNX encoder that agrees with ``model``, or None (with a log line) to keep torch."""
+def onnx_encoder(
+    model: SentenceTransformer,
+    name: str,
+    cache_dir: Path,
+    reference: Callable[[list[str]], np.ndarray],
+) -> OnnxEncoder | None:
+    """An ONNX encoder that agrees with ``model``, or None (with a log line) to keep torch.
+
+    ``reference`` encodes prompted texts with the torch model (unit vectors);
+    the export must reproduce its vectors for the probes.
+    """
     try:
         import onnxruntime  # noqa: F401  (optional speed-up)
     except ImportError:
@@ -84,7 +94,7 @@ def onnx_encoder(model: SentenceTransformer, name: str, cache_dir: Path) -> Onnx
         )
         return None
     path = cache_dir / "onnx" / _slug(name) / "model.onnx"
-    expected = _encode_torch(model, list(PROBES))
+    expected = reference(list(PROBES))
     if path.exists() and (encoder := _agreeing(path, model, expected)) is not None:
         return encoder
     try:
@@ -122,15 +132,6 @@ def _pooling_mode(model: SentenceTransformer) -> str | None:
     if mode not in _POOLINGS or not config.get("include_prompt", True):
         return None
     return str(mode)
-
-
-def _encode_torch(model: SentenceTransformer, texts: list[str]) -> np.ndarray:
-    return np.asarray(
-        model.encode(
-            texts, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-        ),
-        dtype=np.float32,
-    )
 
 
 def _slug(name: str) -> str:

@@ -331,11 +331,13 @@ def test_broken_onnx_export_is_replaced(
 ) -> None:
     exports = list(model_cache.glob("onnx/*/model.onnx"))
     assert len(exports) == 1, exports
-    encoder = onnx_encoder(embedder.model, "probe", tmp_path)  # fresh export
+    encoder = onnx_encoder(
+        embedder.model, "probe", tmp_path, embedder.encode_with_torch
+    )  # fresh export
     assert encoder is not None
     [path] = tmp_path.glob("onnx/*/model.onnx")
     path.write_bytes(b"not an onnx file")  # a half-written or foreign file
-    again = onnx_encoder(embedder.model, "probe", tmp_path)
+    again = onnx_encoder(embedder.model, "probe", tmp_path, embedder.encode_with_torch)
     assert again is not None and path.stat().st_size > 100_000_000
     assert _cosines(again(["query: 成果转化"]), encoder(["query: 成果转化"]))[0] >= 0.9999
     assert [p.name for p in path.parent.iterdir()] == ["model.onnx"], "partial files left"
