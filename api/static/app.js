@@ -385,6 +385,14 @@ function hideError() {
   ui.error.textContent = '';
 }
 
+/** A view could not load: clear it and say why (a superseded request just stops). */
+function showFailure(err, what) {
+  if (err.name === 'AbortError') throw err;
+  showOnly(null);
+  ui.summary.textContent = '';
+  showError(errorText(err, what));
+}
+
 // ------------------------------------------------------------------- landing
 
 function showLanding() {
@@ -412,10 +420,7 @@ async function showSearch(state, signal, { restoring, focusResults }) {
     try {
       body = await api(path, { signal });
     } catch (err) {
-      if (err.name === 'AbortError') throw err;
-      showOnly(null);
-      ui.summary.textContent = '';
-      showError(errorText(err, '检索失败'));
+      showFailure(err, '检索失败');
       return;
     } finally {
       if (!signal.aborted) {
@@ -657,10 +662,7 @@ async function showDocument(state, signal, restoring) {
   try {
     detail = await api(`/documents/${encodeURIComponent(state.doc)}`, { signal });
   } catch (err) {
-    if (err.name === 'AbortError') throw err;
-    showOnly(null);
-    ui.summary.textContent = '';
-    showError(errorText(err, '无法打开文档'));
+    showFailure(err, '无法打开文档');
     return;
   }
   const doc = detail.document;
