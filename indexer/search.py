@@ -58,11 +58,15 @@ class Searcher:
 
     def __init__(self, version_dir: Path, embedder: Embedder, settings: Settings) -> None:
         self.manifest = Manifest.load(version_dir)
-        if diff := model_mismatch(self.manifest.model, embedder.fingerprint()):
+        built, running = self.manifest.model, embedder.fingerprint()
+        if diff := model_mismatch(built, running):
+            if model_mismatch({**built, "weights": None}, {**running, "weights": None}) is None:
+                fix = f"Set GOVSPEECH_ONNX_INT8={int(built.get('weights') == 'int8')}"
+            else:
+                fix = f"Set GOVSPEECH_MODEL to {built.get('model')!r}"
             raise ModelMismatch(
                 f"index {version_dir.name} was built with a different embedding model ({diff}). "
-                f"Set GOVSPEECH_MODEL to {self.manifest.model.get('name')!r} to search it, "
-                "or rebuild it with `govspeech index --full`."
+                f"{fix} to search it, or rebuild it with `govspeech index --full`."
             )
         self.version = self.manifest.version
         self.settings = settings

@@ -98,6 +98,11 @@ def test_searching_with_another_model_is_a_clear_error(
         Searcher(IndexDir(settings.index_dir).current_path(), other, settings)
     assert "query_prompt" in str(e.value) or "prompt" in str(e.value)
     assert "--full" in str(e.value)
+    float32 = load_embedder(settings.model_copy(update={"onnx_int8": False}))
+    assert embedder.fingerprint()["weights"] == "int8", "the default runs int8 weights"
+    with pytest.raises(ModelMismatch) as e:
+        Searcher(IndexDir(settings.index_dir).current_path(), float32, settings)
+    assert "GOVSPEECH_ONNX_INT8=1" in str(e.value), e.value
 
 
 def test_changing_the_model_forces_a_full_rebuild(
