@@ -170,7 +170,11 @@ def main() -> None:
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     index_rate = report.passages / build_s
-    backend = "ONNX Runtime" if embedder.onnx is not None else "torch (sentence-transformers)"
+    backend = (
+        f"ONNX Runtime, {embedder.onnx.precision} weights"
+        if embedder.onnx is not None
+        else "torch (sentence-transformers)"
+    )
     print(f"embedding backend         {backend}; windows of {settings.embed_window_chars} chars")
     print(f"documents                 {report.documents} ({len(report.failed)} failed)")
     print(f"passages                  {report.passages}")
