@@ -5,7 +5,8 @@ Prints documents, passages, indexing passages/s next to a bare
 on disk, query latency p50/p95 (searcher path as the CLI uses it, and HTTP),
 and the time of a no-change re-run and of a one-document change.
 
-    .venv/bin/python bench/bench_index.py [--corpus ../shared/corpus] [--out bench/out]
+    .venv/bin/python bench/bench_index.py [--corpus ../shared/corpus]
+    .venv/bin/python bench/bench_index.py --latency-only <index dir>
 """
 
 from __future__ import annotations

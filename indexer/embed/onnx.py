@@ -12,6 +12,10 @@ probe texts and re-exports when they disagree, so a stale or foreign export is
 never used. Models this module cannot reproduce exactly (other pooling modes,
 extra modules) and machines without onnxruntime keep the torch path: the
 speed-up is optional, never a requirement.
+
+By default (``Settings.onnx_int8``) the checked export is quantised once more
+to int8 weights: queries take ~5.5 ms and passages encode 2.5x faster again,
+at vectors within cosine ~0.98 of float32 and equal dev-set quality.
 """
 
 from __future__ import annotations
@@ -142,7 +146,10 @@ def _quantise(source: Path, target: str) -> None:
 
     On two cores the result encodes passages 2.5x and queries 1.6x faster than
     float32 and is a quarter of the size. Its vectors differ slightly, so an
-    index built with it records ``int8`` in its model fingerprint.
+    index built with it records ``int8`` in its model fingerprint. Activations
+    are quantised per batch, so a passage's vector also depends a little on the
+    texts it was batched with (cosine >= 0.994 between batchings); queries go
+    one at a time, and a rebuild of the same folder batches the same way.
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
