@@ -23,7 +23,7 @@ import numpy as np
 from corpus import list_sources, read_corpus
 from corpus.document import Document, ReadFailure
 from indexer.cache import EmbeddingCache, model_key, text_key
-from indexer.chunk import ChunkConfig, chunk_document
+from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document
 from indexer.dense import DenseIndex
 from indexer.embed import Embedder, load_embedder
 from indexer.fusion import DenseCalibration
@@ -105,7 +105,7 @@ def chunk_config(settings: Settings) -> ChunkConfig:
 
 def chunking_fingerprint(settings: Settings) -> dict[str, object]:
     """Settings that change passages or what is embedded: a change forces a full rebuild."""
-    cfg = asdict(chunk_config(settings))
+    cfg: dict[str, object] = {"chunker": CHUNKER_VERSION, **asdict(chunk_config(settings))}
     cfg["embed_context"] = settings.embed_context
     cfg["embed_window_chars"] = settings.embed_window_chars
     return cfg
@@ -236,7 +236,7 @@ def _needs_full(
     if diff := model_mismatch(previous.model, embedder.fingerprint()):
         return True, f"embedding model changed ({diff})"
     if previous.chunking != chunking_fingerprint(settings):
-        return True, "chunking settings changed"
+        return True, "chunking changed (its settings or this version's rules)"
     return False, None
 
 

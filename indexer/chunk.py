@@ -37,7 +37,11 @@ from indexer.passage import Passage, make_passage_id
 if TYPE_CHECKING:
     from indexer.settings import Settings
 
-__all__ = ["ChunkConfig", "chunk_document", "heading_level"]
+__all__ = ["CHUNKER_VERSION", "ChunkConfig", "chunk_document", "heading_level"]
+
+#: Bumped whenever the rules below cut or label passages differently, so that an
+#: index re-cuts every document instead of mixing old and new passages.
+CHUNKER_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,11 @@ _LEVELS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (13, re.compile(r"[（(](?P<n>[0-9０-９]{1,2})[）)]|(?P<c>[\u2460-\u2473])")),
 )
 _STRUCTURAL_MAX_LEVEL = 9  # 编/章/节: their order is fixed, never inverted
+#: Back matter after a report (名词解释, 注释, 附件): a part of its own at the 编
+#: level, so its numbered entries do not inherit the report's last heading.
+_BACK_MATTER = re.compile(
+    r"[^，。；！？,;!?]{0,30}(?:名词解释|名词注释|注释|注解|附录|附表|附件[0-9一二三四五六七八九十]*)[:：]?"
+)
 _ARTICLE = re.compile(rf"第[{_BIGNUM}]+条(?:之[{_NUM}]+)?(?:[ \t\u3000]|$)")
 #: Any punctuation: a 编/章/节 line with it is prose ("第七节相应改为第八节，…").
 _ANY_PUNCT = re.compile(r"[，。；：！？、,;:!?]")
@@ -147,6 +156,8 @@ def _classify(line: str, in_article: bool) -> _Kind:
     m = _MARKDOWN.match(line)
     if m:
         return _Kind("heading", m.end(), line[m.end() :].strip(" \t\u3000#"))
+    if len(line) <= HEADING_MAX_CHARS and _BACK_MATTER.fullmatch(line):
+        return _Kind("heading", _LEVELS[0][0], line.rstrip(":："))
     for level, pattern in _LEVELS:
         m = pattern.match(line)
         if not m:

@@ -190,6 +190,27 @@ def test_provincial_report_sections() -> None:
     assert len(long_path.split(" > ")[-1]) == SECTION_TITLE_CHARS
 
 
+@pytest.mark.parametrize(
+    ("province", "heading", "entry"),
+    [
+        ("江西省", "《政府工作报告》有关内容名词注释", "12.“1+M+N”服务体系"),
+        ("四川省", "名词解释", "1.“两重”"),
+        ("海南省", "注释", "［1］一降三减"),
+    ],
+)
+def test_back_matter_is_a_part_of_its_own(province: str, heading: str, entry: str) -> None:
+    """A glossary after the report does not sit under the report's last heading."""
+    doc = provincial(province)
+    assert heading_level(source_line(doc, heading)) == 7
+    glossary = passage_with(doc, entry)
+    assert glossary.section == heading
+    assert heading not in glossary.text
+    passages = chunks(doc.doc_id)
+    first = next(p.ordinal for p in passages if p.section == heading)
+    assert all(p.section == heading for p in passages[first:]), "the glossary runs to the end"
+    assert passages[first - 1].section.startswith(("三、", "四、")), "the report keeps its own"
+
+
 def test_inline_heading_keeps_its_sentence_and_names_the_section() -> None:
     zhejiang = provincial("浙江省")
     line = source_line(zhejiang, "（一）强化创新驱动发展")
