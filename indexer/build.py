@@ -123,12 +123,12 @@ def embedding_units(passage: Passage, doc: Document, settings: Settings) -> list
     query is about. Measured on the dev set, nDCG@10 dense-only / hybrid
     (paraphrase queries in brackets): whole passages with their heading 0.52;
     120-character windows with the heading 0.60. Text-only windows, float32
-    weights: 80 characters 0.695 / 0.742 (0.384), 60 0.672 / 0.749 (0.430), 40
-    0.649 / 0.741 (0.397); int8 weights (the default): 80 0.661 / 0.736 (0.411),
-    60 (the default) 0.684 / 0.762 (0.443), 40 0.674 / 0.748 (0.433). Shorter
-    windows serve paraphrases, longer ones exact terms. Differences of 0.01-0.02
-    are noise here: re-batching the same int8 windows (vectors within cosine
-    0.994) moved 40-character windows between 0.748 and 0.764 (0.433-0.466).
+    weights: 80 characters 0.695 / 0.742 (0.384), 60 (the default) 0.672 / 0.749
+    (0.430), 40 0.649 / 0.741 (0.397); int8 weights (the default) at 60: 0.658 /
+    0.750 (0.435). Shorter windows serve paraphrases, longer ones exact terms.
+    Differences of 0.01-0.02 are noise here: int8 vectors that moved by under
+    0.006 in cosine (batched runs) gave 0.747-0.762 (0.430-0.443) at 60
+    characters and 0.748-0.764 (0.433-0.466) at 40.
     ``embed_context`` can still put the section heading (and title) in front.
     """
     context = settings.embed_context

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     )
     onnx_int8: bool = Field(
         True,
-        description="On ONNX Runtime, use int8 weights: passages 2.5x and queries 1.6x faster "
+        description="On ONNX Runtime, use int8 weights: passages 1.4x and queries 1.6x faster "
         "than float32, equal dev-set quality; vectors differ slightly, so an index records it "
         "and must be rebuilt when it changes.",
     )

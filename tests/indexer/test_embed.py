@@ -361,8 +361,12 @@ def test_int8_weights_stay_close_and_are_recorded(
     cos = _cosines(int8.encode_passages(passages), embedder.encode_passages(passages))
     assert cos.min() >= 0.95 and cos.mean() >= 0.98, cos.round(4).tolist()
     # still the same model: each passage's own vector is its nearest float32 vector
-    sims = int8.encode_passages(passages) @ embedder.encode_passages(passages).T
+    batched = int8.encode_passages(passages)
+    sims = batched @ embedder.encode_passages(passages).T
     assert (sims.argmax(axis=1) == np.arange(len(passages))).all()
+    # a vector depends on its text alone, not on the texts batched with it
+    alone = np.vstack([int8.encode_passages([p]) for p in passages[:6]])
+    assert np.allclose(alone, batched[:6], atol=1e-6)
 
 
 def test_broken_int8_model_is_made_again(
