@@ -121,31 +121,40 @@ def onnx_encoder(
     int8_path = path.with_name("model.int8.onnx")
     expected = reference(list(PROBES))
     if int8 and int8_path.exists() and (found := _agreeing(int8_path, model, expected, "int8")):
-        return found
-    encoder = _agreeing(path, model, expected, "float32") if path.exists() else None
+        return found  # the float32 graph is only needed to make it
+    encoder = _checked(path, lambda tmp: _export(model, pooling, tmp), model, expected, "float32")
     if encoder is None:
-        try:
-            _atomic_write(path, lambda tmp: _export(model, pooling, tmp))
-        except Exception as exc:  # exporter gaps differ per architecture; torch still works
-            log.warning("Could not export %s to ONNX (%s); it runs on torch.", name, exc)
-            return None
-        encoder = _agreeing(path, model, expected, "float32")
-        if encoder is None:
-            log.warning(
-                "The ONNX export of %s does not reproduce the model; it runs on torch.", name
-            )
-            return None
+        log.warning("%s runs on torch.", name)
+        return None
     if not int8:
         return encoder
+    found = _checked(int8_path, lambda tmp: _quantise(path, tmp), model, expected, "int8")
+    if found is None:
+        log.warning("%s runs in float32.", name)
+    return found or encoder
+
+
+def _checked(
+    path: Path,
+    make: Callable[[str], object],
+    model: SentenceTransformer,
+    expected: np.ndarray,
+    precision: str,
+) -> OnnxEncoder | None:
+    """The agreeing encoder at ``path``, made (again) by ``make`` when missing, broken or off."""
+    if path.exists() and (found := _agreeing(path, model, expected, precision)) is not None:
+        return found
     try:
-        log.info("Quantising the ONNX model to int8 weights (once per model) ...")
-        _atomic_write(int8_path, lambda tmp: _quantise(path, tmp))
-    except Exception as exc:  # the float32 graph still works
-        log.warning("Could not quantise %s (%s); it runs in float32.", path, exc)
-        return encoder
-    if (found := _agreeing(int8_path, model, expected, "int8")) is None:
-        log.warning("The int8 model at %s drifts from the original; it runs in float32.", int8_path)
-        return encoder
+        log.info(
+            "Writing the %s model for ONNX Runtime to %s (once per model) ...", precision, path
+        )
+        _atomic_write(path, make)
+    except Exception as exc:  # exporter and quantiser gaps differ per architecture
+        log.warning("Could not make %s (%s).", path, exc)
+        return None
+    found = _agreeing(path, model, expected, precision)
+    if found is None:
+        log.warning("%s does not reproduce the model.", path)
     return found
 
 
@@ -218,7 +227,6 @@ def _export(model: SentenceTransformer, pooling: str, path: str) -> None:
                 pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, dim=-1)
 
-    log.info("Exporting the embedding model to ONNX for faster encoding (once per model) ...")
     graph = _Graph(model[0].auto_model).eval()
     sample = model.tokenizer([PROBES[0]], return_tensors="pt")
     with torch.no_grad(), warnings.catch_warnings():
