@@ -28,7 +28,7 @@ import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -47,11 +47,11 @@ PROBES = (
     "query: 2025年 GDP 增长目标",
     "passage: （一）加快构建现代化产业体系。推动传统产业转型升级，培育壮大新兴产业。",
 )
-#: Lowest cosine between the two paths that counts as the same model.
-MIN_AGREEMENT = 0.9999
-#: Lowest probe cosine for the int8 graph: rounding weights moves vectors a little
-#: (0.977 at worst, 0.988 on average over 640 report windows), a broken one far more.
-MIN_INT8_AGREEMENT = 0.95
+Precision = Literal["float32", "int8"]
+#: Lowest probe cosine to the torch model that counts as the same model. float32
+#: reproduces it; rounding weights to int8 moves vectors a little (0.977 at worst,
+#: 0.988 on average over 640 report windows), a broken graph far more.
+MIN_AGREEMENT: dict[Precision, float] = {"float32": 0.9999, "int8": 0.95}
 _POOLINGS = ("mean", "cls")
 
 
@@ -62,7 +62,7 @@ class OnnxEncoder:
         self,
         session: onnxruntime.InferenceSession,
         model: SentenceTransformer,
-        precision: str = "float32",
+        precision: Precision = "float32",
     ) -> None:
         self.precision = precision
         self._session = session
@@ -139,7 +139,7 @@ def _checked(
     make: Callable[[str], object],
     model: SentenceTransformer,
     expected: np.ndarray,
-    precision: str,
+    precision: Precision,
 ) -> OnnxEncoder | None:
     """The agreeing encoder at ``path``, made (again) by ``make`` when missing, broken or off."""
     if path.exists() and (found := _agreeing(path, model, expected, precision)) is not None:
@@ -173,7 +173,7 @@ def _quantise(source: Path, target: str) -> None:
 
 
 def _agreeing(
-    path: Path, model: SentenceTransformer, expected: np.ndarray, precision: str
+    path: Path, model: SentenceTransformer, expected: np.ndarray, precision: Precision
 ) -> OnnxEncoder | None:
     """The encoder at ``path`` if it gives the probes the torch model's vectors."""
     try:
@@ -182,7 +182,7 @@ def _agreeing(
         log.info("Cannot load the ONNX model at %s (%s).", path, exc)
         return None
     agreement = float(np.min(np.sum(encoder(list(PROBES)) * expected, axis=1)))
-    if agreement >= (MIN_INT8_AGREEMENT if precision == "int8" else MIN_AGREEMENT):
+    if agreement >= MIN_AGREEMENT[precision]:
         return encoder
     log.info("ONNX model at %s disagrees with the model (cosine %.5f).", path, agreement)
     return None
