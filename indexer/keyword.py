@@ -42,9 +42,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import bm25s
@@ -52,7 +53,10 @@ import numpy as np
 
 from indexer.textnorm import normalize_for_match
 
-__all__ = ["STOP_WORDS", "TOKENIZER", "KeywordIndex", "tokenize"]
+__all__ = ["STOP_WORDS", "TOKENIZER", "Feedback", "KeywordIndex", "tokenize"]
+
+#: Extra keyword terms and their weights, added to a query's own terms (which weigh 1).
+Feedback = Mapping[str, float]
 
 _FUNCTION_WORDS = "的 地 得 了 着 和 与 及 或 等 在 是"  # particles, conjunctions, copula, 在
 _INTERROGATIVES = (
@@ -81,6 +85,7 @@ TOKENIZER: dict[str, object] = {
 }
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
+_HAN_WORD = re.compile(rf"[{_HAN}]+$")
 _TOKEN_RE = re.compile(rf"([{_HAN}]+)|([a-z0-9]+(?:\.[0-9]+)*)")
 _CN_DIGITS = "〇零一二三四五六七八九"
 _CN_YEAR_RE = re.compile(rf"(?<![{_CN_DIGITS}])[一二][{_CN_DIGITS}]{{3}}(?![{_CN_DIGITS}])")
@@ -126,8 +131,14 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
     Query terms are de-duplicated (a repeated word does not weigh more); passage
     terms keep their repetitions, which are BM25's term frequencies.
     """
-    precise, search = _load_segmenters()
-    segment = precise if query else search
+    out = _words(text, precise=query)
+    return list(dict.fromkeys(out)) if query else out
+
+
+def _words(text: str, *, precise: bool) -> list[str]:
+    """Terms of ``text`` in order, with repetitions, from the precise or the search segmenter."""
+    precise_cut, search_cut = _load_segmenters()
+    segment = precise_cut if precise else search_cut
     out: list[str] = []
     for m in _TOKEN_RE.finditer(normalize_for_match(text)):
         han, latin = m.groups()
@@ -136,7 +147,7 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
             out.extend(y.translate(_CN_DIGIT_TABLE) for y in _CN_YEAR_RE.findall(han))
         else:
             out.append(latin)
-    return list(dict.fromkeys(out)) if query else out
+    return out
 
 
 class KeywordIndex:
@@ -150,6 +161,11 @@ class KeywordIndex:
         self._vocab: dict[str, int] = bm25.vocab_dict
         self._n = int(bm25.scores["num_docs"])
         self._term_max = term_max
+        # bm25s's precomputed per-(term, passage) scores, one CSC column per term
+        self._data = bm25.scores["data"]
+        self._indices = bm25.scores["indices"]
+        self._indptr = bm25.scores["indptr"]
+        self._df = np.diff(self._indptr)
 
     @classmethod
     def build(
@@ -209,15 +225,27 @@ class KeywordIndex:
     def _term_ids(self, query: str) -> np.ndarray:
         return np.array([self._vocab[t] for t in self.query_terms(query)], dtype=np.int64)
 
-    def scores(self, query: str) -> np.ndarray:
-        """BM25 score of every passage (float32, length ``len(self)``; 0 where no term occurs)."""
+    def scores(self, query: str, feedback: Feedback | None = None) -> np.ndarray:
+        """BM25 score of every passage (float32, length ``len(self)``; 0 where no term occurs).
+
+        Each ``feedback`` term adds its BM25 times its weight (query terms weigh 1).
+        """
         ids = self._term_ids(query)
-        if ids.size == 0:
-            return np.zeros(self._n, dtype=np.float32)
-        return self._bm25.get_scores_from_ids(ids)
+        if ids.size:
+            out = self._bm25.get_scores_from_ids(ids)
+        else:
+            out = np.zeros(self._n, dtype=np.float32)
+        for tid, weight in self._feedback_ids(feedback):
+            lo, hi = self._indptr[tid], self._indptr[tid + 1]
+            out[self._indices[lo:hi]] += weight * self._data[lo:hi]
+        return out
 
     def search(
-        self, query: str, k: int, mask: np.ndarray | None = None
+        self,
+        query: str,
+        k: int,
+        mask: np.ndarray | None = None,
+        feedback: Feedback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores.
 
@@ -227,7 +255,7 @@ class KeywordIndex:
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores = self.scores(query)
+        scores = self.scores(query, feedback)
         keep = scores > 0
         if mask is not None:
             if mask.shape != (self._n,):
@@ -242,17 +270,58 @@ class KeywordIndex:
         rows = rows[np.argsort(-scores[rows], kind="stable")]
         return rows, scores[rows]
 
-    def max_score(self, query: str) -> float:
+    def max_score(self, query: str, feedback: Feedback | None = None) -> float:
         """Upper bound of :meth:`scores` for ``query``, to map scores into [0, 1] across queries.
 
         It is the sum, over the query's indexed terms, of the highest score each
-        term gets in any passage. No passage can exceed it, and it is reached only
-        by a passage that is the best match for every term at once. Tighter than
-        the textbook bound sum(idf) (which bm25s's Lucene scores, idf * tf / (tf +
-        k1 * norm), approach only as tf -> infinity), so a passage matching all terms
-        well lands near 1 instead of near 0.4. 0.0 when no term is indexed.
+        term gets in any passage (feedback terms: times their weight). No passage
+        can exceed it, and it is reached only by a passage that is the best match
+        for every term at once. Tighter than the textbook bound sum(idf) (which
+        bm25s's Lucene scores, idf * tf / (tf + k1 * norm), approach only as tf ->
+        infinity), so a passage matching all terms well lands near 1 instead of
+        near 0.4. 0.0 when no term is indexed.
         """
-        return float(self._term_max[self._term_ids(query)].sum(dtype=np.float64))
+        top = float(self._term_max[self._term_ids(query)].sum(dtype=np.float64))
+        return top + sum(w * float(self._term_max[tid]) for tid, w in self._feedback_ids(feedback))
+
+    def feedback_terms(
+        self, texts: Sequence[str], query: str, n_terms: int, weight: float
+    ) -> dict[str, float]:
+        """Words that characterise ``texts`` and are not in ``query``, weights summing to ``weight``.
+
+        Pseudo-relevance feedback: ``texts`` are the query's best semantic
+        matches, and their distinctive words are how the corpus names what a
+        paraphrase describes (for 农民种地不再向国家交公粮 the dense top 5 give
+        农业税 and 交税, which the query never says). A word scores by its share
+        of each passage's words, summed over ``texts``, times its idf. Only Chinese
+        words from the precise segmenter count: whole words, not search-mode
+        fragments, and not numbers or Latin tokens (``2007``, the ``m`` of
+        ``1+M+N``), which are facts of one passage rather than vocabulary.
+        Words found in a single passage of the index are skipped, as they can
+        only find the passage they came from.
+        """
+        if n_terms < 1 or weight <= 0 or not texts:
+            return {}
+        own = set(self.query_terms(query))
+        mass: dict[str, float] = {}
+        for text in texts:
+            words = [
+                w for w in _words(text, precise=True) if w in self._vocab and _HAN_WORD.match(w)
+            ]
+            for w in words:
+                mass[w] = mass.get(w, 0.0) + 1.0 / len(words)
+        n = self._n
+        scored = []
+        for w, m in mass.items():
+            df = int(self._df[self._vocab[w]])
+            if w not in own and df >= 2:
+                scored.append((m * math.log((n + 1) / (df + 0.5)), w))
+        top = sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]
+        total = sum(v for v, _ in top)
+        return {w: weight * v / total for v, w in top} if total > 0 else {}
+
+    def _feedback_ids(self, feedback: Feedback | None) -> list[tuple[int, float]]:
+        return [(self._vocab[t], w) for t, w in (feedback or {}).items() if t in self._vocab]
 
 
 def _term_maxima(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:

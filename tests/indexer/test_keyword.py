@@ -236,3 +236,47 @@ def test_rjieba_segments_like_jieba(rows: list[Row]) -> None:
     for run in runs:
         assert rjieba.cut_for_search(run, False) == jieba.lcut_for_search(run, HMM=False)
         assert rjieba.cut(run, False) == jieba.lcut(run, HMM=False)
+
+
+def test_feedback_terms_name_what_a_paraphrase_describes(
+    index: KeywordIndex, rows: list[Row]
+) -> None:
+    # the passages a dense model returns for "farmers no longer hand grain to the state"
+    # say 农业税; the query never does
+    query = "农民种地不再向国家交公粮"
+    best = [rows[i].text for i in np.flatnonzero(_containing(rows, "取消农业税"))[:5]]
+    assert len(best) == 5
+    feedback = index.feedback_terms(best, query, n_terms=10, weight=0.5)
+    assert "农业税" in feedback
+    assert 0 < len(feedback) <= 10
+    assert sum(feedback.values()) == pytest.approx(0.5)
+    assert list(feedback.values()) == sorted(feedback.values(), reverse=True)
+    assert not set(feedback) & set(index.query_terms(query)), (
+        "the query's own words are not fed back"
+    )
+    for term in feedback:
+        assert _containing(rows, term).sum() >= 2, f"{term} can find more than its own passage"
+        assert re.fullmatch(r"[\u4e00-\u9fff]+", term), f"{term!r}: words, not numbers"
+    assert "2007" in normalize_for_match("".join(best)), "the passages do hold numbers"
+    assert index.feedback_terms(best, query, n_terms=10, weight=0.0) == {}
+    assert index.feedback_terms([], query, n_terms=10, weight=0.5) == {}
+
+
+def test_feedback_terms_add_their_weighted_scores(index: KeywordIndex) -> None:
+    query = "农民 负担"
+    feedback = {"农业税": 0.3, "交税": 0.2, "zzyzx": 1.0}  # an unknown word adds nothing
+    want = (
+        index.scores(query).astype(np.float64)
+        + 0.3 * index.scores("农业税")
+        + 0.2 * index.scores("交税")
+    )
+    got = index.scores(query, feedback)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    bound = index.max_score(query, feedback)
+    assert bound == pytest.approx(
+        index.max_score(query) + 0.3 * index.max_score("农业税") + 0.2 * index.max_score("交税")
+    )
+    assert float(got.max()) <= bound
+    rows, scores = index.search(query, 20, feedback=feedback)
+    assert np.array_equal(scores, np.sort(got)[::-1][:20].astype(scores.dtype))
+    assert (index.scores("农业税")[rows] > 0).any(), "feedback words bring in their passages"
