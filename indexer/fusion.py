@@ -11,7 +11,10 @@ Every score is on an absolute [0, 1] scale, the same for every query, so
   above that as a typical best match (cosines of one model crowd into a
   narrow band, 0.84–0.94 for e5-small, so raw cosines would not read as
   "how good").
-- hybrid: ``w * keyword + (1 - w) * dense`` with ``w = keyword_weight``.
+- hybrid: ``w * keyword + (1 - w) * dense`` with ``w = keyword_weight``; its
+  keyword side also counts the weighted feedback words of the best dense
+  matches (:meth:`indexer.keyword.KeywordIndex.feedback_terms`), and its
+  bound includes them, so it stays in [0, 1].
 
 Both retrievers nominate candidates; every candidate is then scored by both,
 so a passage is never punished for missing from one retriever's top list.

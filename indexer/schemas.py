@@ -129,6 +129,11 @@ class SearchResponse(BaseModel):
     query: str
     mode: Mode
     terms: list[str] = Field(..., description="Keyword terms the query was segmented into.")
+    feedback_terms: list[str] = Field(
+        default_factory=list,
+        description="Hybrid mode: words of the best semantic matches that the keyword side "
+        "also searched for, strongest first (how the corpus names what the query describes).",
+    )
     filters: Filters
     offset: int
     k: int

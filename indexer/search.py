@@ -9,7 +9,7 @@ CLI call only this module.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from indexer.dense import DenseIndex
 from indexer.embed import Embedder
 from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
-from indexer.keyword import KeywordIndex
+from indexer.keyword import Feedback, KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
 from indexer.schemas import (
     ContextPassage,
@@ -51,6 +51,7 @@ class _Ranked:
     scores: np.ndarray
     keyword: np.ndarray | None
     dense: np.ndarray | None
+    feedback: Feedback = field(default_factory=dict)
 
 
 class Searcher:
@@ -94,7 +95,7 @@ class Searcher:
         else:
             depth = max(self.settings.candidate_depth, 2 * (req.offset + req.k))
             ranked = self._rank(req, query, depth, mask)
-            if req.mode != "dense" and not terms and req.mode == "keyword":
+            if req.mode == "keyword" and not terms:
                 message = "the query has no searchable keywords (only stop words or punctuation)"
         if req.min_score is not None:
             keep = ranked.scores >= req.min_score
@@ -103,6 +104,7 @@ class Searcher:
                 ranked.scores[keep],
                 None if ranked.keyword is None else ranked.keyword[keep],
                 None if ranked.dense is None else ranked.dense[keep],
+                ranked.feedback,
             )
         hits, total = self._page(req, ranked, terms)
         if not hits and message is None:
@@ -113,6 +115,7 @@ class Searcher:
             query=query,
             mode=req.mode,
             terms=terms,
+            feedback_terms=list(ranked.feedback),
             filters=req.filters,
             offset=req.offset,
             k=req.k,
@@ -137,29 +140,50 @@ class Searcher:
         return query
 
     def _rank(self, req: SearchRequest, query: str, depth: int, mask: np.ndarray | None) -> _Ranked:
-        kw_rows = kw_scores = dn_rows = dn_scores = None
-        if req.mode in ("keyword", "hybrid"):
-            kw_rows, kw_scores = self.keyword.search(query, depth, mask)
-        if req.mode in ("dense", "hybrid"):
-            qvec = self.embedder.encode_queries([query])[0]
-            dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
         if req.mode == "keyword":
-            kw = self._keyword_norm(query, kw_scores)
-            return _Ranked(kw_rows, kw, kw, None)
+            rows, bm25 = self.keyword.search(query, depth, mask)
+            kw = self._keyword_norm(query, bm25)
+            return _Ranked(rows, kw, kw, None)
+        qvec = self.embedder.encode_queries([query])[0]
+        dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
         if req.mode == "dense":
             dn = self.calibration.normalise(dn_scores)
             return _Ranked(dn_rows, dn, None, dn)
+        feedback = self._feedback(query, dn_rows)
+        kw_rows, _ = self.keyword.search(query, depth, mask, feedback)
         rows = np.union1d(kw_rows, dn_rows)
         fused = fuse(
             rows,
-            self._keyword_norm(query, self.keyword.scores(query)[rows]),
+            self._keyword_norm(query, self.keyword.scores(query, feedback)[rows], feedback),
             self.calibration.normalise(self.dense.similarity(qvec, rows)),
             self.settings.keyword_weight,
         )
-        return _Ranked(fused.rows, fused.scores, fused.keyword, fused.dense)
+        return _Ranked(fused.rows, fused.scores, fused.keyword, fused.dense, feedback)
 
-    def _keyword_norm(self, query: str, bm25: np.ndarray) -> np.ndarray:
-        top = self.keyword.max_score(query)
+    def _feedback(self, query: str, dense_rows: np.ndarray) -> Feedback:
+        """Words of the best dense matches (inside the filters) for the keyword side of hybrid.
+
+        Dense finds a paraphrase's passage when BM25 cannot; its words then let
+        BM25 find the other passages that use the same policy term. Dev set
+        (nDCG@10, hybrid): 0.750 -> 0.764, paraphrase 0.435 -> 0.508. Over 3 or 5
+        passages, 5 or 10 words, weight 0.5 or 1: 0.754-0.764 and 0.508-0.536;
+        10 passages bring in off-topic words (0.741-0.746).
+        """
+        n = self.settings.feedback_passages
+        if n == 0 or dense_rows.size == 0:
+            return {}
+        best = self.store.passages_by_rows(dense_rows[:n].tolist())
+        return self.keyword.feedback_terms(
+            [p.text for p in best.values()],
+            query,
+            self.settings.feedback_terms,
+            self.settings.feedback_weight,
+        )
+
+    def _keyword_norm(
+        self, query: str, bm25: np.ndarray, feedback: Feedback | None = None
+    ) -> np.ndarray:
+        top = self.keyword.max_score(query, feedback)
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
     def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:

@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     keyword_weight: float = Field(
         0.3, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
     )
+    feedback_passages: int = Field(
+        5,
+        ge=0,
+        description="Hybrid mode: best semantic matches whose distinctive words join the "
+        "keyword query, so paraphrases find the policy term they describe (0 = off).",
+    )
+    feedback_terms: int = Field(10, ge=1, description="Words taken from those passages.")
+    feedback_weight: float = Field(
+        0.5, ge=0.0, description="Their total weight; each of the query's own words weighs 1."
+    )
 
     # service
     host: str = "127.0.0.1"

@@ -39,6 +39,7 @@ def test_every_mode_answers(http: httpx.Client, mode: str) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["mode"] == mode
     assert r.json()["hits"]
+    assert bool(r.json()["feedback_terms"]) == (mode == "hybrid"), "only hybrid feeds words back"
 
 
 @pytest.mark.parametrize(

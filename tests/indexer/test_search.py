@@ -13,6 +13,7 @@ from indexer.live import LiveIndex
 from indexer.schemas import Filters, SearchRequest
 from indexer.search import QueryError, Searcher
 from indexer.settings import Settings
+from indexer.textnorm import normalize_for_match
 from tests.conftest import CORPUS, provincial_csv, require_corpus
 
 MODES = ["hybrid", "dense", "keyword"]
@@ -121,3 +122,30 @@ def test_near_duplicates_are_collapsed_and_listed(tmp_path: Path, embedder: Embe
         SearchRequest(q="成果转化 引导基金", mode="keyword", k=10, collapse=False)
     )
     assert len({h.text for h in raw.hits}) < len(raw.hits), "collapse=false shows the copies"
+
+
+@pytest.mark.parametrize("filters", [Filters(), Filters(region="湖北")])
+def test_hybrid_feeds_words_of_the_best_dense_matches_to_keyword(
+    searcher: Searcher, filters: Filters
+) -> None:
+    query = "让大学的研究成果变成企业的产品"
+    hybrid = searcher.search(SearchRequest(q=query, k=10, filters=filters))
+    dense = searcher.search(SearchRequest(q=query, mode="dense", k=5, filters=filters))
+    assert hybrid.feedback_terms and not set(hybrid.feedback_terms) & set(hybrid.terms)
+    best = normalize_for_match("".join(h.text for h in dense.hits))
+    for term in hybrid.feedback_terms:
+        assert term in best, f"{term} comes from the top 5 dense passages inside the filters"
+    assert all(h.keyword_score is not None and 0 <= h.keyword_score <= 1 for h in hybrid.hits)
+    for mode in ("dense", "keyword"):
+        assert searcher.search(SearchRequest(q=query, mode=mode)).feedback_terms == []
+
+
+def test_feedback_can_be_turned_off(index_settings: Settings, embedder: Embedder) -> None:
+    plain = LiveIndex(index_settings.model_copy(update={"feedback_passages": 0}), embedder).get()
+    query = "让大学的研究成果变成企业的产品"
+    res = plain.search(SearchRequest(q=query, k=10))
+    assert res.feedback_terms == []
+    bm25, top = plain.keyword.scores(query), plain.keyword.max_score(query)
+    for h in res.hits:  # the keyword side is the query's own words alone
+        row = plain.store.passage_row(h.passage_id)
+        assert h.keyword_score == pytest.approx(min(bm25[row] / top, 1.0), abs=1e-4)
