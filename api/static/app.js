@@ -443,17 +443,30 @@ function renderResults(state, body) {
   const took = `用时 ${fmt(Math.round(body.took_ms))} 毫秒`;
   const from = body.offset + 1;
   const to = body.offset + hits.length;
-  ui.summary.replaceChildren(
+  setChildren(
+    ui.summary,
     hits.length
       ? h('span', { class: 'summary-count' }, `共 ${fmt(total)} 条相关段落，第 ${fmt(from)}–${fmt(to)} 条`)
       : h('span', { class: 'summary-count' }, '没有结果'),
     h('span', { class: 'summary-took', id: 'took' }, took),
+    relatedTerms(body.feedback_terms),
   );
   ui.hits.replaceChildren(...hits.map((hit) => hitCard(hit, state)));
   ui.hits.start = from;
   ui.hits.hidden = hits.length === 0;
   renderEmpty(state, body);
   renderPager(state, total);
+}
+
+// Hybrid mode also searched for words of the best semantic matches: say which, so a
+// passage that shares no word with the query shows why it is there.
+function relatedTerms(terms) {
+  if (!terms || !terms.length) return null;
+  return h(
+    'span',
+    { class: 'summary-related', id: 'related', title: '语义最接近的段落里的关键词，也参与了关键词检索' },
+    `同时检索：${terms.slice(0, 6).join('、')}`,
+  );
 }
 
 function renderEmpty(state, body) {

@@ -199,6 +199,10 @@ def test_search_shows_highlighted_ranked_passages(
     assert {"成果转化", "措施"} & set(marks.all_inner_texts())
     expect(page.locator("#summary")).to_contain_text(re.compile(r"用时 [\d,]+ 毫秒"))
     expect(page.locator("#summary")).to_contain_text(f"共 {api['total']:,} 条")
+    assert api["feedback_terms"], "hybrid mode names the words it also searched for"
+    expect(page.locator("#related")).to_have_text(
+        "同时检索：" + "、".join(api["feedback_terms"][:6])
+    )
 
     top, first = api["hits"][0], page.locator(".hit").first
     expect(first.locator(".hit-title")).to_have_text(top["document"]["title"])
