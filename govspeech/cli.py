@@ -266,6 +266,8 @@ def search(
             out.print(f"   [dim]… {c.text}[/]")
         if hit.duplicates:
             out.print(f"   [dim](+{len(hit.duplicates)} near-identical passages elsewhere)[/]")
+    if result.feedback_terms:
+        console.print(f"[dim]also searched for: {' '.join(result.feedback_terms)}[/]")
     console.print(
         f"[dim]{len(result.hits)} of {result.total} hits · {result.mode} · "
         f"version {result.version} · {result.took_ms:.0f} ms[/]"

@@ -85,7 +85,7 @@ TOKENIZER: dict[str, object] = {
 }
 
 _HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
-_HAN_WORD = re.compile(rf"[{_HAN}]+$")
+_HAN_WORD = re.compile(rf"[{_HAN}]{{2,}}$")
 _TOKEN_RE = re.compile(rf"([{_HAN}]+)|([a-z0-9]+(?:\.[0-9]+)*)")
 _CN_DIGITS = "〇零一二三四五六七八九"
 _CN_YEAR_RE = re.compile(rf"(?<![{_CN_DIGITS}])[一二][{_CN_DIGITS}]{{3}}(?![{_CN_DIGITS}])")
@@ -294,9 +294,10 @@ class KeywordIndex:
         paraphrase describes (for 农民种地不再向国家交公粮 the dense top 5 give
         农业税 and 交税, which the query never says). A word scores by its share
         of each passage's words, summed over ``texts``, times its idf. Only Chinese
-        words from the precise segmenter count: whole words, not search-mode
-        fragments, and not numbers or Latin tokens (``2007``, the ``m`` of
-        ``1+M+N``), which are facts of one passage rather than vocabulary.
+        words of two or more characters from the precise segmenter count: whole
+        words, not search-mode fragments, single characters (之, 要) or numbers
+        and Latin tokens (``2007``, the ``m`` of ``1+M+N``), which are function
+        words or facts of one passage rather than vocabulary.
         Words found in a single passage of the index are skipped, as they can
         only find the passage they came from.
         """

@@ -165,9 +165,9 @@ class Searcher:
 
         Dense finds a paraphrase's passage when BM25 cannot; its words then let
         BM25 find the other passages that use the same policy term. Dev set
-        (nDCG@10, hybrid): 0.750 -> 0.764, paraphrase 0.435 -> 0.508. Over 3 or 5
-        passages, 5 or 10 words, weight 0.5 or 1: 0.754-0.764 and 0.508-0.536;
-        10 passages bring in off-topic words (0.741-0.746).
+        (nDCG@10, hybrid): 0.750 -> 0.762, paraphrase 0.435 -> 0.508. Over 3 or 5
+        passages, 5 or 10 words, weight 0.5 or 1: 0.758-0.766 and 0.508-0.536;
+        10 passages bring in off-topic words (0.741-0.750).
         """
         n = self.settings.feedback_passages
         if n == 0 or dense_rows.size == 0:

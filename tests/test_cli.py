@@ -43,6 +43,7 @@ def test_search_prints_ranked_passages(index_settings: Settings) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "1. " in result.stdout and "江西省" in result.stdout
+    assert "also searched for: " in result.output, "hybrid names its feedback words"
 
 
 def test_bad_input_is_a_clear_error(index_settings: Settings, tmp_path: Path) -> None:
