@@ -247,15 +247,21 @@ class KeywordIndex:
         mask: np.ndarray | None = None,
         feedback: Feedback | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores.
+        """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores."""
+        scores = self.scores(query, feedback)
+        rows = self.top(scores, k, mask)
+        return rows, scores[rows]
+
+    def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Rows of the ``k`` best ``scores`` above 0, best first (ties: lower row first).
 
         ``mask`` (bool, one per passage) restricts the candidates *before* the
         top-k cut, so a filter never leaves fewer than ``k`` hits when ``k``
-        matching rows exist.
+        matching rows exist. Hybrid search calls this on scores it also fuses,
+        so they are computed once.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores = self.scores(query, feedback)
         keep = scores > 0
         if mask is not None:
             if mask.shape != (self._n,):
@@ -267,8 +273,7 @@ class KeywordIndex:
             kth = np.partition(candidate, len(rows) - k)[len(rows) - k]
             above = rows[candidate > kth]
             rows = np.concatenate([above, rows[candidate == kth][: k - len(above)]])
-        rows = rows[np.argsort(-scores[rows], kind="stable")]
-        return rows, scores[rows]
+        return rows[np.argsort(-scores[rows], kind="stable")]
 
     def max_score(self, query: str, feedback: Feedback | None = None) -> float:
         """Upper bound of :meth:`scores` for ``query``, to map scores into [0, 1] across queries.

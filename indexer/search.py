@@ -150,11 +150,11 @@ class Searcher:
             dn = self.calibration.normalise(dn_scores)
             return _Ranked(dn_rows, dn, None, dn)
         feedback = self._feedback(query, dn_rows)
-        kw_rows, _ = self.keyword.search(query, depth, mask, feedback)
-        rows = np.union1d(kw_rows, dn_rows)
+        bm25 = self.keyword.scores(query, feedback)
+        rows = np.union1d(self.keyword.top(bm25, depth, mask), dn_rows)
         fused = fuse(
             rows,
-            self._keyword_norm(query, self.keyword.scores(query, feedback)[rows], feedback),
+            self._keyword_norm(query, bm25[rows], feedback),
             self.calibration.normalise(self.dense.similarity(qvec, rows)),
             self.settings.keyword_weight,
         )
