@@ -22,7 +22,13 @@ import numpy as np
 
 from corpus import list_sources, read_corpus
 from corpus.document import Document, ReadFailure
-from indexer.cache import EmbeddingCache, model_key, text_key
+from indexer.cache import (
+    EmbeddingCache,
+    load_window_keys,
+    model_key,
+    save_window_keys,
+    text_key,
+)
 from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document
 from indexer.dense import DenseIndex
 from indexer.embed import Embedder, load_embedder
@@ -88,6 +94,10 @@ class BuildReport:
     vectors_embedded: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    roots: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    no_change: bool = False
+    cache_pruned: int = 0
 
     @property
     def passages_per_second(self) -> float:
@@ -154,34 +164,85 @@ def _windows(text: str, max_chars: int) -> list[str]:
     return [*windows, current] if current else windows
 
 
+def corpus_roots(
+    paths: Sequence[Path] | None, previous: Manifest | None, replace: bool
+) -> list[Path]:
+    """The folders and files the new version indexes.
+
+    An index remembers its roots: no paths re-reads them; new paths are added
+    to them (a path inside a root only re-reads that root); ``replace`` makes
+    the given paths the whole corpus. A remembered root that has gone missing
+    is an error rather than a silent deletion of everything it held.
+    """
+    old = [Path(r) for r in previous.corpus_roots] if previous else []
+    if not paths:
+        if not old:
+            raise BuildError("no corpus given: name the folders or files to index")
+        given: list[Path] = []
+    else:
+        given = [Path(p).expanduser().resolve() for p in paths]
+    roots = given if replace or not old else [*old, *given]
+    kept: list[Path] = []
+    for root in dict.fromkeys(roots):
+        if any(root != other and root.is_relative_to(other) for other in roots):
+            continue  # covered by a root above it
+        kept.append(root)
+    gone = [r for r in kept if not r.exists()]
+    if gone:
+        raise BuildError(
+            f"corpus path {', '.join(map(str, gone))} no longer exists; restore it, or index "
+            "the paths you want with `govspeech index --replace PATH...` to drop it"
+        )
+    return kept
+
+
 def build_index(
-    paths: Sequence[Path],
+    paths: Sequence[Path] | None,
     settings: Settings,
     *,
     full: bool = False,
+    replace: bool = False,
     progress: Progress | None = None,
     embedder: Embedder | None = None,
 ) -> BuildReport:
-    """Run one (re-)index of ``paths`` into ``settings.index_dir``.
+    """Run one (re-)index into ``settings.index_dir``; see :func:`corpus_roots` for ``paths``.
 
-    Raises IndexLocked when another run holds the index, BuildError when no
-    document could be read; in both cases the served version is untouched.
+    A run that finds nothing changed writes no new version. Raises IndexLocked
+    when another run holds the index, BuildError when no document could be
+    read or a remembered corpus path is gone; in both cases the served version
+    is untouched.
     """
     progress = progress or _Silent()
-    started = time.perf_counter()
     index_dir = IndexDir(settings.index_dir)
-    with index_dir.lock(f"govspeech index {' '.join(map(str, paths))}"):
+    with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
         for name in index_dir.remove_partials():
             log.warning("removed %s left by an interrupted run", name)
         embedder = embedder or load_embedder(settings)
+        started = time.perf_counter()  # the model's one-time preparation is not indexing
         previous = index_dir.current_manifest()
+        roots = corpus_roots(paths, previous, replace)
+        reembed = full  # only when asked: a first build or a new chunking reuses cached vectors
         full, reason = _needs_full(previous, embedder, settings, full)
         log.info("%s", f"full build: {reason}" if full else "incremental update")
-        report = BuildReport(version=None, full=full, full_reason=reason)
+        report = BuildReport(
+            version=None, full=full, full_reason=reason, roots=[str(r) for r in roots]
+        )
 
-        docs = _read(paths, progress, report)
-        chunked = _chunk(docs, settings, progress)
+        docs = _read(roots, progress, report)
+        fingerprint = _corpus_fingerprint(docs)
         _diff(index_dir if previous and not full else None, docs, report)
+        if (
+            previous is not None
+            and not full
+            and previous.corpus_fingerprint == fingerprint
+            and previous.corpus_roots == report.roots
+        ):
+            report.version, report.no_change = previous.version, True
+            report.passages = report.reused = previous.passages
+            report.seconds = time.perf_counter() - started
+            log.info("nothing changed; still serving version %s", previous.version)
+            return report
+        chunked = _chunk(docs, settings, progress)
 
         rows = [(p, d) for d, ps in chunked for p in ps]
         report.passages = len(rows)
@@ -194,13 +255,16 @@ def build_index(
             len(report.failed),
             report.passages,
         )
-        vectors, owner = _embed(rows, embedder, index_dir, settings, full, progress, report)
+        vectors, owner, keys = _embed(
+            rows, embedder, index_dir, settings, reembed, progress, report
+        )
 
         name, partial = index_dir.new_partial()
         progress.stage("writing index", None, "steps")
         n = write_store(partial / "store.sqlite", chunked)
         dense = DenseIndex.build(vectors, owner)
         dense.save(partial)
+        save_window_keys(partial, keys)
         progress.stage("keyword index", len(rows), "passages")
         keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
         keyword.save(partial / "keyword")
@@ -212,8 +276,8 @@ def build_index(
             chunking=chunking_fingerprint(settings),
             documents=len(docs),
             passages=len(rows),
-            corpus_roots=[str(p) for p in paths],
-            corpus_fingerprint=_corpus_fingerprint(docs),
+            corpus_roots=report.roots,
+            corpus_fingerprint=fingerprint,
             build_seconds=round(time.perf_counter() - started, 2),
             dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
         ).save(partial)
@@ -221,9 +285,33 @@ def build_index(
         log.info("now serving version %s from %s", name, settings.index_dir)
         for old in index_dir.prune(settings.keep_versions):
             log.info("removed old version %s", old)
+        report.cache_pruned = _prune_cache(index_dir)
         report.version = name
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _prune_cache(index_dir: IndexDir) -> int:
+    """Drop cached vectors that no kept version uses; returns how many went.
+
+    Versions written before window keys were recorded cannot say what they
+    use, so while one is kept nothing is dropped.
+    """
+    keep: dict[str, set[bytes]] = {}
+    for name in index_dir.versions():
+        directory = index_dir.versions_dir / name
+        keys = load_window_keys(directory)
+        if keys is None:
+            return 0
+        keep.setdefault(model_key(Manifest.load(directory).model), set()).update(keys)
+    cache = EmbeddingCache(index_dir.cache_path)
+    try:
+        removed = cache.retain(keep)
+    finally:
+        cache.close()
+    if removed:
+        log.info("removed %d cached vectors no kept version uses", removed)
+    return removed
 
 
 def _needs_full(
@@ -288,12 +376,14 @@ def _diff(index_dir: IndexDir | None, docs: list[Document], report: BuildReport)
         return
     store = Store(index_dir.current_path() / "store.sqlite")
     try:
-        before = {d["doc_id"]: d["content_hash"] for d in store.documents()}
+        old = list(store.documents())
     finally:
         store.close()
+    before = {str(d["doc_id"]): d["content_hash"] for d in old}
     now = {d.doc_id: d.content_hash for d in docs}
     report.added = sum(1 for k in now if k not in before)
-    report.deleted = sum(1 for k in before if k not in now)
+    report.removed = [f"{d['title']} ({d['source']})" for d in old if d["doc_id"] not in now]
+    report.deleted = len(report.removed)
     report.changed = sum(1 for k, h in now.items() if k in before and before[k] != h)
     report.unchanged = len(now) - report.added - report.changed
 
@@ -303,18 +393,19 @@ def _embed(
     embedder: Embedder,
     index_dir: IndexDir,
     settings: Settings,
-    full: bool,
+    reembed: bool,
     progress: Progress,
     report: BuildReport,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vectors of every passage's units (from the cache where possible) and their owner rows."""
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Vectors of every passage's units (from the cache where possible), owner rows, text keys."""
     units = [embedding_units(p, d, settings) for p, d in rows]
     texts = [t for u in units for t in u]
     owner = np.repeat(np.arange(len(units), dtype=np.int64), [len(u) for u in units])
     keys = [text_key(t) for t in texts]
-    cache = EmbeddingCache(index_dir.cache_path, model_key(embedder.fingerprint()), embedder.dim)
+    cache = EmbeddingCache(index_dir.cache_path)
+    model = model_key(embedder.fingerprint())
     try:
-        found = {} if full else cache.get_many(keys)
+        found = {} if reembed else cache.get_many(model, keys, embedder.dim)
         # longest first across the whole run, so every batch pads little (as one big encode would)
         missing = sorted(
             {k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items(),
@@ -335,7 +426,7 @@ def _embed(
                     batch_size=settings.batch_size,
                     progress=_Increments(progress),
                 )
-                cache.put_many((k, v) for (k, _), v in zip(part, vecs, strict=True))
+                cache.put_many(model, ((k, v) for (k, _), v in zip(part, vecs, strict=True)))
                 found.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
         report.embed_seconds = time.perf_counter() - t0
         if missing:
@@ -350,8 +441,8 @@ def _embed(
     finally:
         cache.close()
     if not keys:
-        return np.empty((0, embedder.dim), np.float32), owner
-    return np.stack([found[k] for k in keys]).astype(np.float32), owner
+        return np.empty((0, embedder.dim), np.float32), owner, keys
+    return np.stack([found[k] for k in keys]).astype(np.float32), owner, keys
 
 
 _CLAUSE = re.compile(r"[，。；：、！？,;:]")

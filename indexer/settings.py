@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     )
 
     # index lifecycle
+    corpus_roots: list[Path] = Field(
+        default_factory=list,
+        description="Folders /admin/reindex may index (default: the index's own corpus folders).",
+    )
     keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
 
     # search

@@ -82,18 +82,36 @@ _jobs_lock = threading.Lock()
 
 @router.post("/reindex", status_code=202, response_model=Job, dependencies=[Depends(require_token)])
 def start_reindex(req: ReindexRequest, settings: SettingsDep, live: LiveDep) -> Job:
-    """Start ``govspeech index`` in the background; poll the returned job."""
+    """Start ``govspeech index`` in the background; poll the returned job.
+
+    Only paths under the corpus folders can be named: the index's own (or, when
+    set, ``GOVSPEECH_CORPUS_ROOTS``), since whatever is indexed becomes public
+    through ``/search``. Naming some of them updates those and keeps the rest.
+    """
     manifest = live.index_dir.current_manifest()
-    paths = req.paths or (manifest.corpus_roots if manifest else [])
-    if not paths:
-        raise HTTPException(status_code=422, detail="no paths given and no index to take them from")
-    missing = [p for p in paths if not Path(p).exists()]
+    allowed = [
+        Path(p) for p in settings.corpus_roots or (manifest.corpus_roots if manifest else [])
+    ]
+    if not allowed:
+        raise HTTPException(
+            status_code=422,
+            detail="no corpus folders to re-index: build the index once with `govspeech index`",
+        )
+    paths = [Path(p).expanduser().resolve() for p in req.paths or [str(r) for r in allowed]]
+    outside = [str(p) for p in paths if not any(p.is_relative_to(r.resolve()) for r in allowed)]
+    if outside:
+        raise HTTPException(
+            status_code=403,
+            detail=f"only paths inside the corpus folders ({', '.join(map(str, allowed))}) can be "
+            f"re-indexed, not {', '.join(outside)}; set GOVSPEECH_CORPUS_ROOTS to allow others",
+        )
+    missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise HTTPException(status_code=422, detail=f"no such file or folder: {', '.join(missing)}")
     job = Job(
         job_id=uuid.uuid4().hex[:12],
         state="running",
-        paths=paths,
+        paths=[str(p) for p in paths],
         full=req.full,
         started=time.time(),
     )
@@ -103,7 +121,7 @@ def start_reindex(req: ReindexRequest, settings: SettingsDep, live: LiveDep) -> 
     def run() -> None:
         try:
             report = build_index(
-                [Path(p) for p in paths],
+                paths,
                 settings,
                 full=req.full,
                 progress=_JobProgress(job),

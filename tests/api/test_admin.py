@@ -67,7 +67,12 @@ def test_reindex_job_runs_and_new_version_is_served(
     _, folder = admin_setup
     auth = {"Authorization": f"Bearer {TOKEN}"}
     before = admin_http.get("/stats").json()["version"]
-    r = admin_http.post("/admin/reindex", json={"paths": [str(folder)]}, headers=auth)
+    (folder / "new").mkdir()
+    (folder / "new" / "会议讲话.txt").write_text(
+        "关于成果转化的会议讲话\n\n会议要求加快科技成果转化，完善成果转化激励政策。\n",
+        encoding="utf-8",
+    )
+    r = admin_http.post("/admin/reindex", json={"paths": [str(folder / "new")]}, headers=auth)
     assert r.status_code == 202, r.text
     job_id = r.json()["job_id"]
     deadline = time.monotonic() + 120
@@ -77,14 +82,31 @@ def test_reindex_job_runs_and_new_version_is_served(
             break
         time.sleep(0.2)
     assert job["state"] == "succeeded", job
-    assert job["report"]["unchanged"] == 1 and job["report"]["embedded"] == 0
+    report = job["report"]
+    assert (report["unchanged"], report["added"], report["deleted"]) == (1, 1, 0), report
+    assert report["embedded"] == 1, "only the new document is embedded"
     after = admin_http.get("/stats").json()["version"]
     assert after == job["report"]["version"] != before
     assert admin_http.get("/search", params={"q": "成果转化"}).json()["version"] == after
 
 
-def test_reindex_of_a_missing_folder_is_422(admin_http: httpx.Client) -> None:
+def test_reindex_of_a_missing_folder_is_422(
+    admin_http: httpx.Client, admin_setup: tuple[Settings, Path]
+) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    r = admin_http.post("/admin/reindex", json={"paths": ["/no/such/folder"]}, headers=auth)
+    missing = str(admin_setup[1] / "no-such-folder")
+    r = admin_http.post("/admin/reindex", json={"paths": [missing]}, headers=auth)
     assert r.status_code == 422
-    assert "/no/such/folder" in r.json()["detail"]
+    assert "no-such-folder" in r.json()["detail"]
+
+
+def test_reindex_outside_the_corpus_folders_is_refused(
+    admin_http: httpx.Client, tmp_path: Path
+) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = admin_http.get("/stats").json()
+    for path in ["/etc", str(tmp_path), "../../etc"]:
+        r = admin_http.post("/admin/reindex", json={"paths": [path]}, headers=auth)
+        assert r.status_code == 403, (path, r.text)
+        assert "corpus folders" in r.json()["detail"]
+    assert admin_http.get("/stats").json()["version"] == before["version"]

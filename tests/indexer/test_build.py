@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
 
 from indexer.build import BuildError, build_index
+from indexer.cache import load_window_keys
 from indexer.embed import Embedder, load_embedder
 from indexer.manifest import Manifest
 from indexer.schemas import SearchRequest
@@ -53,10 +55,13 @@ def test_rerun_without_changes_embeds_nothing(
 ) -> None:
     first = build_index([speech_dir], settings, embedder=embedder)
     again = build_index([speech_dir], settings, embedder=embedder)
-    assert not again.full
+    assert not again.full and again.no_change
     assert (again.unchanged, again.added, again.changed, again.deleted) == (1, 0, 0, 0)
     assert again.embedded == 0 and again.reused == first.passages
-    assert IndexDir(settings.index_dir).versions() == [first.version, again.version]
+    assert again.version == first.version
+    assert IndexDir(settings.index_dir).versions() == [first.version], "no new version written"
+    no_paths = build_index(None, settings, embedder=embedder)
+    assert no_paths.no_change and no_paths.roots == [str(speech_dir.resolve())]
 
 
 def test_second_run_is_refused_while_the_lock_is_held(
@@ -85,8 +90,21 @@ def test_old_versions_are_pruned_to_the_configured_number(
     speech_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
     settings = settings.model_copy(update={"keep_versions": 1})
-    names = [build_index([speech_dir], settings, embedder=embedder).version for _ in range(3)]
-    assert IndexDir(settings.index_dir).versions() == names[1:]
+    speech = speech_dir / SPEECH
+    names = []
+    for edit in ("一", "二", "三"):
+        speech.write_text(speech.read_text(encoding="utf-8") + f"\n补充说明第{edit}条。\n")
+        names.append(build_index([speech_dir], settings, embedder=embedder).version)
+    index_dir = IndexDir(settings.index_dir)
+    assert index_dir.versions() == names[1:]
+    # the cache keeps only what the kept versions use: the first edit's window is gone
+    cache = sqlite3.connect(index_dir.cache_path)
+    keys = {k for (k,) in cache.execute("SELECT key FROM vectors")}
+    cache.close()
+    kept = set()
+    for name in index_dir.versions():
+        kept |= {k.hex() for k in load_window_keys(index_dir.versions_dir / name)}
+    assert keys == kept
 
 
 def test_searching_with_another_model_is_a_clear_error(
@@ -123,8 +141,31 @@ def test_folder_without_documents_leaves_the_index_alone(
     empty.mkdir()
     (empty / "broken.txt").write_bytes(b"")
     with pytest.raises(BuildError):
-        build_index([empty], settings, embedder=embedder)
+        build_index([empty], settings, embedder=embedder, replace=True)
     assert IndexDir(settings.index_dir).current_name() == first.version
+    added = build_index([empty], settings, embedder=embedder)  # adding it keeps the speech
+    assert added.documents == 1 and added.deleted == 0
+    assert added.roots == [str(speech_dir.resolve()), str(empty.resolve())]
+
+
+def test_new_paths_are_added_and_replace_drops_the_rest(
+    tmp_path: Path, speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    build_index([speech_dir], settings, embedder=embedder)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "讲话.txt").write_text(
+        "关于科技成果转化的讲话\n\n要加快推进科技成果转化，培育新质生产力。\n"
+    )
+    both = build_index([other], settings, embedder=embedder)
+    assert (both.documents, both.added, both.deleted) == (2, 1, 0)
+    only = build_index([other], settings, embedder=embedder, replace=True)
+    assert (only.documents, only.deleted) == (1, 1)
+    assert only.removed and "讲话" in only.removed[0]
+    assert only.roots == [str(other.resolve())]
+    shutil.rmtree(other)
+    with pytest.raises(BuildError, match="no longer exists"):
+        build_index(None, settings, embedder=embedder)
 
 
 def test_search_answers_from_the_built_version(

@@ -177,7 +177,7 @@ def test_killed_run_leaves_the_served_version_and_the_next_run_completes(
     res = _searcher(settings, embedder).search(SearchRequest(q="科技创新", k=3))
     assert res.version == served and res.hits
 
-    report = build_index([folder], settings, embedder=embedder)
+    report = build_index([folder], settings, embedder=embedder, full=True)
     assert index_dir.current_name() == report.version != served
     assert not list(index_dir.versions_dir.glob(".partial-*"))
 
@@ -212,7 +212,7 @@ def test_queries_during_swaps_all_succeed_on_one_whole_version(
             for extra in ("第一次补充：加快建设概念验证中心。", "第二次补充：完善中试平台。"):
                 _rewrite_csv(
                     folder / provincial_csv("浙江省").name,
-                    lambda text, extra=extra: text + "\n" + extra,
+                    lambda text, extra=extra: text.replace("。", "。" + extra, 1),
                 )
                 build_index([folder], settings, embedder=embedder)
                 n = len(results)
