@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from indexer.live import LiveIndex
+from indexer.live import IndexUnavailable, LiveIndex
 from indexer.search import Searcher
 from indexer.settings import Settings
-from indexer.versions import IndexNotFound
 
 
 def get_settings(request: Request) -> Settings:
@@ -21,11 +20,11 @@ def get_live(request: Request) -> LiveIndex:
 
 
 def get_searcher(live: Annotated[LiveIndex, Depends(get_live)]) -> Searcher:
-    """The searcher of the version being served; 503 with advice when there is none."""
+    """The searcher of the version being served; 503 with the reason when there is none."""
     try:
         return live.get()
-    except IndexNotFound as e:
-        raise HTTPException(status_code=503, detail=str(e)) from e
+    except IndexUnavailable as e:
+        raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "5"}) from e
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -14,15 +18,27 @@ from indexer.settings import Settings, get_settings
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
-    """Build the service; the model loads on the first request that needs it."""
+    """Build the service; it loads and warms the model and the index as it starts.
+
+    Warming runs beside the server, so ``/health`` can say ``starting`` until
+    it is done; queries that arrive meanwhile wait for the index to load.
+    """
     settings = settings or get_settings()
+    live = LiveIndex(settings, embedder)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        threading.Thread(target=live.warm, name="warm-up", daemon=True).start()
+        yield
+
     app = FastAPI(
         title="govspeech",
         summary="Search Chinese government speeches and reports by paragraph.",
         version="0.1.0",
+        lifespan=lifespan,
     )
     app.state.settings = settings
-    app.state.live = LiveIndex(settings, embedder)
+    app.state.live = live
     app.include_router(search.router)
     app.include_router(passages.router)
     app.include_router(status.router)

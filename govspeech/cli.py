@@ -6,15 +6,21 @@ one stage; nothing here knows how indexing or ranking works.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
+import socket
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.logging import RichHandler
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -22,7 +28,6 @@ from rich.progress import (
     ProgressColumn,
     Task,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.text import Text
@@ -33,10 +38,13 @@ app = typer.Typer(
     help="Search Chinese government speeches and reports by paragraph.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags without a value column
 )
+#: Messages, progress and logs share this one stderr console, so bars and lines never collide.
 console = Console(stderr=True)
 _log = logging.getLogger("govspeech.cli")
 out = Console(highlight=False, soft_wrap=True)
+_verbose = False
 
 IndexDirOpt = Annotated[
     Path | None,
@@ -51,9 +59,78 @@ def _settings(index_dir: Path | None) -> Settings:
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code=code)
+
+
+@contextlib.contextmanager
+def _user_errors(settings: Settings) -> Iterator[None]:
+    """Turn what a user can fix (bad path, no index, wrong model, busy lock) into one line."""
+    from indexer.build import BuildError
+    from indexer.embed import EmbedderLoadError
+    from indexer.manifest import ManifestError
+    from indexer.search import ModelMismatch, QueryError
+    from indexer.versions import IndexLocked, IndexNotFound
+
+    try:
+        yield
+    except IndexNotFound:
+        where = settings.index_dir
+        raise _fail(
+            f"no index in {where}"
+            + ("" if where.is_absolute() else f" (relative to this folder: {where.resolve()})")
+            + ": build one with `govspeech index PATH...`, or point --index-dir at one"
+        ) from None
+    except (QueryError, ModelMismatch, ManifestError, EmbedderLoadError, BuildError) as e:
+        raise _fail(str(e)) from None
+    except IndexLocked as e:
+        raise _fail(f"{e}; wait for it to finish", code=75) from None
+    except PermissionError as e:
+        raise _fail(f"permission denied: {e.filename}; check who owns it", code=77) from None
+    except OSError as e:
+        raise _fail(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), code=74) from None
+
+
+def _log_to_console(detail: bool) -> None:
+    """One handler on the shared console; ours at INFO when ``detail``, libraries at WARNING.
+
+    Preparing the model on first use is always said, since it is the one slow
+    step a user did not ask for.
+    """
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    if console.is_terminal:
+        handler: logging.Handler = RichHandler(
+            console=console, show_time=False, show_path=False, markup=False
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    level = logging.INFO if detail or _verbose else logging.WARNING
+    for ours in ("corpus", "indexer", "api", "govspeech"):
+        logging.getLogger(ours).setLevel(level)
+    logging.getLogger("indexer.embed").setLevel(logging.INFO)
+
+
+def _load_model(settings: Settings) -> object:
+    """The embedding model, saying so when its one-time preparation is about to run."""
+    from indexer.embed import load_embedder, pending_setup
+
+    todo = pending_setup(settings)
+    if todo is None:
+        return load_embedder(settings)
+    message = f"{todo} (once, about a minute)"
+    if not console.is_terminal:
+        _log.warning("%s ...", message)
+        return load_embedder(settings)
+    with console.status(message + " ..."):
+        embedder = load_embedder(settings)
+    console.print(f"[green]done:[/] {todo}")
+    return embedder
 
 
 def sample_corpus() -> Path:
@@ -140,62 +217,100 @@ def _duration(seconds: float) -> str:
 def index(
     paths: Annotated[
         list[Path] | None,
-        typer.Argument(help="Files or folders to index (default: the bundled sample corpus)."),
+        typer.Argument(
+            help="Files or folders to add (default: the index's own corpus folders, or the "
+            "bundled sample corpus for a new index)."
+        ),
     ] = None,
     index_dir: IndexDirOpt = None,
     full: Annotated[bool, typer.Option("--full", help="Rebuild everything, re-embed all.")] = False,
+    replace: Annotated[
+        bool, typer.Option("--replace", help="Index only PATHS; drop the other corpus folders.")
+    ] = False,
     rollback: Annotated[
         bool, typer.Option("--rollback", help="Serve the previous version again and exit.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")] = False,
 ) -> None:
-    """Build or update the index from PATHS (incremental unless --full)."""
-    from indexer.build import BuildError, build_index
-    from indexer.versions import IndexDir, IndexLocked, IndexNotFound
+    """Build or update the index (incremental unless --full).
+
+    The index remembers its corpus folders: PATHS are added to them, and a
+    re-run with no PATHS updates them all; --replace makes PATHS the whole corpus.
+    """
+    from indexer.build import build_index
+    from indexer.versions import IndexDir
 
     settings = _settings(index_dir)
+    _log_to_console(detail=not console.is_terminal or as_json)
     if rollback:
-        try:
-            with IndexDir(settings.index_dir).lock("govspeech index --rollback"):
-                name = IndexDir(settings.index_dir).rollback()
-        except (IndexLocked, IndexNotFound) as e:
-            raise _fail(str(e)) from None
+        with (
+            _user_errors(settings),
+            IndexDir(settings.index_dir).lock("govspeech index --rollback"),
+        ):
+            name = IndexDir(settings.index_dir).rollback()
         console.print(f"now serving version [bold]{name}[/]")
         return
-    paths = paths or [sample_corpus()]
-    missing = [p for p in paths if not p.exists()]
+    missing = [p for p in paths or [] if not p.exists()]
     if missing:
         raise _fail(f"no such file or folder: {', '.join(map(str, missing))}")
+    if not paths and IndexDir(settings.index_dir).current_name() is None:
+        paths = [sample_corpus()]
     columns = (
-        TextColumn("{task.description:<20}"),
-        BarColumn(),
+        TextColumn("{task.description:<18}"),
+        BarColumn(bar_width=16),
         MofNCompleteColumn(),
         _Rate(),
-        TimeElapsedColumn(),
         TextColumn("eta"),
-        TimeRemainingColumn(),
+        TimeRemainingColumn(compact=True),
     )
-    try:
+    with _user_errors(settings):
+        embedder = _load_model(settings)
         if console.is_terminal and not as_json:
-            with Progress(*columns, console=console) as bar:
-                report = build_index(paths, settings, full=full, progress=RichProgress(bar))
+            with Progress(*columns, console=console, transient=True) as bar:
+                report = build_index(
+                    paths,
+                    settings,
+                    full=full,
+                    replace=replace,
+                    progress=RichProgress(bar),
+                    embedder=embedder,
+                )
         else:
-            report = build_index(paths, settings, full=full, progress=LogProgress())
-    except (IndexLocked, BuildError) as e:
-        raise _fail(str(e)) from None
+            report = build_index(
+                paths,
+                settings,
+                full=full,
+                replace=replace,
+                progress=LogProgress(),
+                embedder=embedder,
+            )
     if as_json:
         out.print_json(json.dumps(report.as_dict(), ensure_ascii=False))
         return
-    console.print(
-        f"[bold green]index version {report.version}[/] in {settings.index_dir} "
-        f"({'full build: ' + report.full_reason if report.full else 'incremental'})\n"
-        f"documents: {report.documents} ({report.added} added, {report.changed} changed, "
-        f"{report.deleted} deleted, {report.unchanged} unchanged, {len(report.failed)} failed)\n"
-        f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused) "
-        f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s"
-    )
+    where = settings.index_dir
+    if report.no_change:
+        console.print(
+            f"[bold green]nothing changed[/] in {len(report.roots)} corpus path(s); still serving "
+            f"version {report.version} from {where} ({report.documents} documents, "
+            f"{report.passages} passages; checked in {report.seconds:.1f} s)"
+        )
+    else:
+        console.print(
+            f"[bold green]index version {report.version}[/] in {where} "
+            f"({'full build: ' + report.full_reason if report.full else 'incremental'})\n"
+            f"documents: {report.documents} ({report.added} added, {report.changed} changed, "
+            f"{report.deleted} removed, {report.unchanged} unchanged, {len(report.failed)} failed)\n"
+            f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused) "
+            f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s",
+            highlight=False,
+        )
+    for removed in report.removed[:10]:
+        console.print(f"[yellow]removed[/] {removed}", highlight=False)
+    if len(report.removed) > 10:
+        console.print(f"[yellow]removed[/] … and {len(report.removed) - 10} more documents")
     for f in report.failed:
-        console.print(f"[yellow]skipped[/] {f['source']}: {f['reason']}")
+        console.print(f"[yellow]skipped[/] {f['source']}: {f['reason']}", highlight=False)
+    console.print(f"[dim]corpus: {', '.join(report.roots)}[/]", highlight=False)
 
 
 @app.command()
@@ -221,10 +336,9 @@ def search(
 
     from indexer.live import LiveIndex
     from indexer.schemas import SearchParams
-    from indexer.search import ModelMismatch, QueryError
-    from indexer.versions import IndexNotFound
 
     settings = _settings(index_dir)
+    _log_to_console(detail=False)
     try:
         req = SearchParams(
             q=query,
@@ -241,13 +355,12 @@ def search(
             doc_type=doc_type,
             source=source,
         ).to_request()
-        result = LiveIndex(settings).get().search(req)
     except ValidationError as e:
         raise _fail(
             "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         ) from None
-    except (QueryError, IndexNotFound, ModelMismatch) as e:
-        raise _fail(str(e)) from None
+    with _user_errors(settings):
+        result = LiveIndex(settings).get().search(req)
     if as_json:
         out.print_json(json.dumps([h.model_dump() for h in result.hits], ensure_ascii=False))
         return
@@ -298,22 +411,36 @@ def eval_(
     """Score the searcher on an eval set: nDCG@10, Recall@10, MRR@10 per mode and kind."""
     from rich.table import Table
 
-    from indexer.evaluate import evaluate_modes, load_queries, write_results
+    from indexer.evaluate import EvalSetError, evaluate_modes, load_queries, write_results
     from indexer.live import LiveIndex
-    from indexer.search import ModelMismatch
-    from indexer.versions import IndexNotFound
 
+    settings = _settings(index_dir)
+    _log_to_console(detail=False)
     modes = [mode] if mode else ["hybrid", "keyword", "dense"]
     if results and len(modes) != 1:
         raise _fail("--results needs --mode: one results file holds one mode's rankings")
     if any(m not in ("hybrid", "dense", "keyword") for m in modes):
         raise _fail(f"unknown mode {mode!r}: use hybrid, dense or keyword")
+    if not file.is_file():
+        raise _fail(f"no such eval set: {file} (a JSONL file: id, query, kind, filters, relevant)")
     try:
-        searcher = LiveIndex(_settings(index_dir)).get()
-    except (IndexNotFound, ModelMismatch) as e:
+        queries = load_queries(file)
+    except EvalSetError as e:
         raise _fail(str(e)) from None
-    queries = load_queries(file)
-    scores, raw = evaluate_modes(searcher, queries, modes)
+    with _user_errors(settings):
+        searcher = LiveIndex(settings).get()
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=16),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("evaluating", total=len(queries) * len(modes))
+            scores, raw = evaluate_modes(
+                searcher, queries, modes, progress=lambda: bar.advance(task)
+            )
     if results:
         write_results(results, raw[modes[0]])
     if as_json:
@@ -341,7 +468,11 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
-    """Start the HTTP API (and search page); picks up new index versions live."""
+    """Start the HTTP API (and search page); picks up new index versions live.
+
+    The model and the index are loaded and warmed before the service says it
+    is ready, so the first query is as fast as the tenth.
+    """
     import uvicorn
 
     from api.main import create_app
@@ -350,18 +481,41 @@ def serve(
     settings = settings.model_copy(
         update={"host": host or settings.host, "port": port or settings.port}
     )
-    console.print(f"serving {settings.index_dir} on http://{settings.host}:{settings.port}")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    _log_to_console(detail=True)
+    try:
+        with socket.create_server((settings.host, settings.port)):
+            pass
+    except OSError as e:
+        raise _fail(
+            f"cannot listen on {settings.host}:{settings.port} ({e.strerror}); "
+            "is another govspeech running? choose another port with --port",
+            code=69,
+        ) from None
+    with _user_errors(settings):
+        _load_model(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="info" if _verbose else "warning",
+    )
+
+
+@app.callback()
+def _options(
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Say what each step does; show warnings.")
+    ] = False,
+) -> None:
+    global _verbose
+    _verbose = verbose
+    if not verbose:
+        warnings.simplefilter("ignore")  # libraries' advice to their own developers
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for ours in ("corpus", "indexer", "api", "govspeech"):
-        logging.getLogger(ours).setLevel(logging.INFO)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
+    # Quiet Hugging Face libraries before anything imports them (only the torch path does).
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

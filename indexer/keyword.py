@@ -53,6 +53,9 @@ import numpy as np
 
 from indexer.textnorm import normalize_for_match
 
+# bm25s sets its own logger to DEBUG on import ("Building index from IDs" on every build)
+logging.getLogger("bm25s").setLevel(logging.WARNING)
+
 __all__ = ["STOP_WORDS", "TOKENIZER", "Feedback", "KeywordIndex", "tokenize"]
 
 #: Extra keyword terms and their weights, added to a query's own terms (which weigh 1).

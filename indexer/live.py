@@ -4,13 +4,17 @@ Each request takes one :class:`Searcher` reference and uses only it, so a
 request that started on the old version finishes on the old version; the
 old searcher is dropped when the last request holding it ends.  A new
 version that fails to load (e.g. built with another model) is logged and
-the current one keeps serving.
+the current one keeps serving.  When nothing can be served, the reason is
+kept and loading is retried with back-off, not on every request.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
 
 from indexer.embed import Embedder, load_embedder
 from indexer.search import Searcher
@@ -18,6 +22,23 @@ from indexer.settings import Settings
 from indexer.versions import IndexDir, IndexNotFound
 
 log = logging.getLogger(__name__)
+
+State = Literal["starting", "ready", "degraded"]
+#: Seconds before the first retry of a failed load; doubles up to the maximum.
+RETRY_FIRST, RETRY_MAX = 1.0, 60.0
+
+
+class IndexUnavailable(RuntimeError):
+    """No index version can be served; the message says why and what to do (no server paths)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """What ``/health`` reports."""
+
+    status: State
+    version: str | None
+    reason: str | None
 
 
 class LiveIndex:
@@ -29,7 +50,10 @@ class LiveIndex:
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self._loading = threading.Lock()
+        self._warmed = False
         self.last_error: str | None = None
+        self._retry_at = 0.0
+        self._retry_wait = RETRY_FIRST
 
     @property
     def embedder(self) -> Embedder:
@@ -37,8 +61,35 @@ class LiveIndex:
             self._embedder = load_embedder(self.settings)
         return self._embedder
 
+    def health(self) -> Health:
+        """starting (not warmed yet), ready, or degraded (with the reason)."""
+        current = self._searcher
+        if current is None:
+            status: State = "degraded" if self.last_error else "starting"
+            return Health(status, None, self.last_error)
+        if self.last_error:
+            return Health("degraded", current.version, self.last_error)
+        return Health("ready" if self._warmed else "starting", current.version, None)
+
+    def warm(self) -> None:
+        """Load the model and the index and run one query, so the first real query is fast."""
+        try:
+            searcher = self.get()
+            searcher.warm()
+        except IndexUnavailable as e:
+            log.error("not ready: %s", e)
+            return
+        except Exception as e:  # e.g. the model does not match: keyword search still works
+            self.last_error = (
+                f"index version {searcher.version} cannot be searched: {public_reason(e)}"
+            )
+            log.error("not ready: %s", self.last_error)
+            return
+        self._warmed = True
+        log.info("ready: serving index version %s", searcher.version)
+
     def get(self) -> Searcher:
-        """The searcher for the current version; raises IndexNotFound when there is none."""
+        """The searcher for the current version; raises IndexUnavailable when there is none."""
         current = self._searcher
         name = self.index_dir.current_name()
         if current is not None and (name is None or name == current.version):
@@ -51,22 +102,48 @@ class LiveIndex:
         try:
             if self._searcher is not None and self._searcher.version == name:
                 return self._searcher
-            try:
-                self._searcher = Searcher(
-                    self.index_dir.current_path(), self.embedder, self.settings
-                )
-                self.last_error = None
-                log.info("now serving index version %s", self._searcher.version)
-            except IndexNotFound:
-                if self._searcher is None:
-                    raise
-            except Exception as e:  # keep serving what works; say why the new one did not load
-                self.last_error = f"version {name} could not be loaded: {e}"
-                log.error(
-                    "%s; still serving %s", self.last_error, getattr(current, "version", None)
-                )
-                if self._searcher is None:
-                    raise
-            return self._searcher
+            if time.monotonic() < self._retry_at:
+                return self._serving_or_raise()
+            self._load(name)
+            return self._serving_or_raise()
         finally:
             self._loading.release()
+
+    def _load(self, name: str | None) -> None:
+        try:
+            # a loaded model is checked against the new version now; otherwise on first use
+            loaded = self._embedder
+            self._searcher = Searcher(
+                self.index_dir.current_path(),
+                loaded if loaded is not None else (lambda: self.embedder),
+                self.settings,
+            )
+            self.last_error, self._retry_wait = None, RETRY_FIRST
+            log.info("now serving index version %s", self._searcher.version)
+        except IndexNotFound:
+            self._failed("no index has been built yet: build one with `govspeech index PATH...`")
+        except Exception as e:  # keep serving what works; say why the new one did not load
+            self._failed(f"index version {name} cannot be loaded: {public_reason(e)}")
+
+    def _failed(self, reason: str) -> None:
+        self.last_error = reason
+        self._retry_at = time.monotonic() + self._retry_wait
+        self._retry_wait = min(self._retry_wait * 2, RETRY_MAX)
+        still = self._searcher.version if self._searcher else None
+        log.error("%s; %s", reason, f"still serving {still}" if still else "nothing to serve")
+
+    def _serving_or_raise(self) -> Searcher:
+        if self._searcher is None:
+            raise IndexUnavailable(self.last_error or "the index is not loaded yet")
+        return self._searcher
+
+
+def public_reason(error: Exception) -> str:
+    """An error's message as anonymous clients may see it: what went wrong, not where on disk."""
+    from indexer.search import ModelMismatch
+
+    if isinstance(error, ModelMismatch):
+        return str(error)
+    if isinstance(error, OSError):
+        return f"{error.strerror or type(error).__name__} reading its files; check the index folder"
+    return f"{type(error).__name__}; rebuild it with `govspeech index --full` if this persists"

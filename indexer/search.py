@@ -8,7 +8,9 @@ CLI call only this module.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -55,23 +57,24 @@ class _Ranked:
 
 
 class Searcher:
-    """Read-only view of one index version; safe to share between threads."""
+    """Read-only view of one index version; safe to share between threads.
 
-    def __init__(self, version_dir: Path, embedder: Embedder, settings: Settings) -> None:
+    ``embedder`` may be a loader: keyword searches then never load the model,
+    and the model is checked against the index on the first query that needs
+    it (an :class:`Embedder` given directly is checked at once).
+    """
+
+    def __init__(
+        self, version_dir: Path, embedder: Embedder | Callable[[], Embedder], settings: Settings
+    ) -> None:
         self.manifest = Manifest.load(version_dir)
-        built, running = self.manifest.model, embedder.fingerprint()
-        if diff := model_mismatch(built, running):
-            if model_mismatch({**built, "weights": None}, {**running, "weights": None}) is None:
-                fix = f"Set GOVSPEECH_ONNX_INT8={int(built.get('weights') == 'int8')}"
-            else:
-                fix = f"Set GOVSPEECH_MODEL to {built.get('model')!r}"
-            raise ModelMismatch(
-                f"index {version_dir.name} was built with a different embedding model ({diff}). "
-                f"{fix} to search it, or rebuild it with `govspeech index --full`."
-            )
         self.version = self.manifest.version
         self.settings = settings
-        self.embedder = embedder
+        self._embedder: Embedder | None = None
+        self._load_embedder = embedder if callable(embedder) else lambda: embedder
+        self._embedder_lock = threading.Lock()
+        if isinstance(embedder, Embedder):
+            self._embedder = self._checked(embedder)
         self.store = Store(version_dir / "store.sqlite")
         self.dense = DenseIndex.load(version_dir)
         self.keyword = KeywordIndex.load(version_dir / "keyword")
@@ -80,6 +83,34 @@ class Searcher:
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use; raises ModelMismatch for a foreign index."""
+        if self._embedder is None:
+            with self._embedder_lock:
+                if self._embedder is None:
+                    self._embedder = self._checked(self._load_embedder())
+        return self._embedder
+
+    def _checked(self, embedder: Embedder) -> Embedder:
+        built, running = self.manifest.model, embedder.fingerprint()
+        if diff := model_mismatch(built, running):
+            if model_mismatch({**built, "weights": None}, {**running, "weights": None}) is None:
+                fix = f"Set GOVSPEECH_ONNX_INT8={int(built.get('weights') == 'int8')}"
+            elif built.get("model") != running.get("model"):
+                fix = f"Set GOVSPEECH_MODEL to {built.get('model')!r}"
+            else:
+                fix = "Use the govspeech version that built it"
+            raise ModelMismatch(
+                f"index {self.version} was built with a different embedding model ({diff}). "
+                f"{fix} to search it, or rebuild it with `govspeech index --full`."
+            )
+        return embedder
+
+    def warm(self) -> None:
+        """Load the model and touch every structure a query reads, so the first query is fast."""
+        self.search(SearchRequest(q="经济 发展", k=3, context=1))
 
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest) -> SearchResponse:

@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query
 
 from api.deps import SearcherDep
+from indexer.live import public_reason
 from indexer.schemas import SearchParams, SearchRequest, SearchResponse
-from indexer.search import QueryError, Searcher
+from indexer.search import ModelMismatch, QueryError, Searcher
 
 router = APIRouter(tags=["search"])
 
@@ -18,6 +19,8 @@ def run_search(searcher: Searcher, req: SearchRequest) -> SearchResponse:
         return searcher.search(req)
     except QueryError as e:
         raise HTTPException(status_code=422, detail=str(e)) from e
+    except ModelMismatch as e:
+        raise HTTPException(status_code=503, detail=public_reason(e)) from e
 
 
 @router.get("/search", response_model=SearchResponse)

@@ -2,18 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Literal
+
+from fastapi import APIRouter, Response
+from pydantic import BaseModel, Field
 
 from api.deps import LiveDep, SearcherDep
 
 router = APIRouter(tags=["status"])
 
 
-@router.get("/health")
-def health(live: LiveDep) -> dict[str, object]:
-    """Liveness plus whether an index is being served (200 either way)."""
-    version = live.index_dir.current_name()
-    return {"status": "ok", "index_version": version, "index_loaded": version is not None}
+class HealthResponse(BaseModel):
+    status: Literal["starting", "ready", "degraded"] = Field(
+        ...,
+        description="starting: loading and warming; ready: answering at full speed; "
+        "degraded: the index cannot be served (or only partly), see reason.",
+    )
+    index_version: str | None = Field(None, description="The version being served, if any.")
+    reason: str | None = Field(None, description="Why the service is degraded, and what to do.")
+
+
+@router.get(
+    "/health",
+    response_model=HealthResponse,
+    responses={503: {"model": HealthResponse, "description": "Starting or degraded."}},
+)
+def health(live: LiveDep, response: Response) -> HealthResponse:
+    """Readiness: 200 once the index and the model are loaded and warm, else 503 with the reason."""
+    found = live.health()
+    if found.status != "ready":
+        response.status_code = 503
+    return HealthResponse(status=found.status, index_version=found.version, reason=found.reason)
 
 
 @router.get("/stats")

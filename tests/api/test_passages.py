@@ -38,8 +38,9 @@ def test_unknown_ids_are_404_with_message(http: httpx.Client) -> None:
 
 
 def test_health_and_stats(http: httpx.Client) -> None:
-    health = http.get("/health").json()
-    assert health["status"] == "ok" and health["index_loaded"]
+    response = http.get("/health")
+    health = response.json()
+    assert response.status_code == 200 and health["status"] == "ready", health
     stats = http.get("/stats").json()
     assert stats["version"] == health["index_version"]
     assert stats["documents"] == 7

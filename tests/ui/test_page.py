@@ -154,7 +154,7 @@ def test_root_serves_the_page_and_api_stays_json(http: httpx.Client) -> None:
         r = http.get(asset)
         assert r.status_code == 200 and kind in r.headers["content-type"], asset
     assert http.get("/static/nope.js").status_code == 404
-    assert http.get("/health").json()["status"] == "ok"
+    assert http.get("/health").json()["status"] == "ready"
     r = http.get("/search", params={"q": "成果转化", "k": 1})
     assert r.headers["content-type"].startswith("application/json") and r.json()["hits"]
     assert "/" not in http.get("/openapi.json").json()["paths"]
