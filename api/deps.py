@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -25,6 +27,28 @@ def get_searcher(live: Annotated[LiveIndex, Depends(get_live)]) -> Searcher:
         return live.get()
     except IndexUnavailable as e:
         raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "5"}) from e
+
+
+def search_slot(request: Request) -> Iterator[None]:
+    """Hold one of the service's search slots for the request; 503 when none frees in time.
+
+    Two cores answer ~100 searches/s; past a few at once each only waits longer,
+    so beyond ``max_concurrent_searches`` a request waits briefly, then is told to
+    come back (Retry-After) instead of queueing into seconds of latency.
+    """
+    settings: Settings = request.app.state.settings
+    slots: threading.BoundedSemaphore = request.app.state.search_slots
+    if not slots.acquire(timeout=settings.search_wait_seconds):
+        raise HTTPException(
+            status_code=503,
+            detail=f"busy: {settings.max_concurrent_searches} searches are running; "
+            "try again in a moment",
+            headers={"Retry-After": "1"},
+        )
+    try:
+        yield
+    finally:
+        slots.release()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
+from api import errors
+from api.limits import RequestLimits
 from api.routes import admin, passages, search, status, ui
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
@@ -39,28 +39,30 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     )
     app.state.settings = settings
     app.state.live = live
-    app.include_router(search.router)
-    app.include_router(passages.router)
-    app.include_router(status.router)
-    app.include_router(admin.router)
+    app.state.search_slots = threading.BoundedSemaphore(settings.max_concurrent_searches)
+    for router in (search.router, passages.router, status.router, admin.router):
+        app.include_router(router, responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
-
-    @app.exception_handler(RequestValidationError)
-    async def readable_validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        """Say in one sentence what is wrong with the request, keep the details."""
-        problems = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query"))
-            msg = (
-                "unknown parameter or filter"
-                if err.get("type") == "extra_forbidden"
-                else err.get("msg")
-            )
-            problems.append(f"{where}: {msg}" if where else str(msg))
-        return JSONResponse(
-            status_code=422,
-            content={"detail": "; ".join(problems), "errors": jsonable_encoder(exc.errors())},
-        )
-
+    errors.install(app)
+    app.add_middleware(
+        RequestLimits, max_body_bytes=settings.max_body_bytes, allowed_hosts=settings.allowed_hosts
+    )
     return app
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn options for ``govspeech serve`` (and the tests' server).
+
+    h11 drops a connection whose request line or headers outgrow its buffer,
+    which a client sees as a reset; a larger buffer lets :class:`RequestLimits`
+    answer 414/431 in words instead. One process: the searcher is shared by
+    threads (ONNX Runtime and FAISS release the GIL), and a second process
+    would load a second copy of the model and index for no throughput on 2 cores.
+    """
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "h11_max_incomplete_event_size": 1 << 20,
+        "timeout_keep_alive": 5,
+    }

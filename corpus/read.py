@@ -56,15 +56,24 @@ def _walk(paths: Sequence[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
             if not _skipped((root.name,)):
                 yield root, root.name
         elif root.is_dir():
-            files = []
+            found: list[tuple[str, Path]] = []
             for p in root.rglob("*"):
                 rel = p.relative_to(root)
-                if p.is_file() and not _skipped(rel.parts):
-                    files.append((rel.as_posix(), p))
-            for rel_s, p in sorted(files):
-                yield p, rel_s
+                if not _skipped(rel.parts) and not (p.is_dir() and not p.is_symlink()):
+                    found.append((rel.as_posix(), p))
+            for rel_s, p in sorted(found):
+                yield (p, rel_s) if p.is_file() else ReadFailure(rel_s, _not_read(p))
         else:
             yield ReadFailure(source=str(root), reason="no such file or folder")
+
+
+def _not_read(path: Path) -> str:
+    """Why a folder entry that is not a regular file is skipped, in words."""
+    if path.is_symlink():
+        if path.is_dir():
+            return "link to a folder, not followed: name that folder itself to index it"
+        return "broken link: it points to nothing (or, through a loop, to itself)"
+    return "not a regular file (a pipe, socket or device)"
 
 
 def list_sources(paths: Sequence[Path]) -> list[Path]:

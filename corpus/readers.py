@@ -208,6 +208,12 @@ def read_csv(path: Path) -> list[RawRecord]:
         raise ReadError(f"CSV error on line {reader.line_num}: {e}") from None
     if reader.fieldnames is None:
         raise ReadError("empty file")
+    header = {str(name).strip().lower() for name in reader.fieldnames}
+    if not header & set(FIELD_ALIASES["text"]):
+        raise ReadError(
+            f"no text column: the header has {', '.join(map(str, reader.fieldnames))}; "
+            f"name the column with the speech text one of {', '.join(FIELD_ALIASES['text'])}"
+        )
     return _assign_keys(rows)
 
 

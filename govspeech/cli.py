@@ -71,7 +71,7 @@ def _user_errors(settings: Settings) -> Iterator[None]:
     from indexer.embed import EmbedderLoadError
     from indexer.manifest import ManifestError
     from indexer.search import ModelMismatch, QueryError
-    from indexer.versions import IndexLocked, IndexNotFound
+    from indexer.versions import IndexLocked, IndexNotFound, RollbackError
 
     try:
         yield
@@ -82,7 +82,14 @@ def _user_errors(settings: Settings) -> Iterator[None]:
             + ("" if where.is_absolute() else f" (relative to this folder: {where.resolve()})")
             + ": build one with `govspeech index PATH...`, or point --index-dir at one"
         ) from None
-    except (QueryError, ModelMismatch, ManifestError, EmbedderLoadError, BuildError) as e:
+    except (
+        QueryError,
+        ModelMismatch,
+        ManifestError,
+        EmbedderLoadError,
+        BuildError,
+        RollbackError,
+    ) as e:
         raise _fail(str(e)) from None
     except IndexLocked as e:
         raise _fail(f"{e}; wait for it to finish", code=75) from None
@@ -382,7 +389,8 @@ def search(
     if result.feedback_terms:
         console.print(f"[dim]also searched for: {' '.join(result.feedback_terms)}[/]")
     console.print(
-        f"[dim]{len(result.hits)} of {result.total} hits · {result.mode} · "
+        f"[dim]hits {result.offset + 1}–{result.offset + len(result.hits)} of "
+        f"{'the best ' if result.total_capped else ''}{result.total} · {result.mode} · "
         f"version {result.version} · {result.took_ms:.0f} ms[/]"
     )
 

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import random
 import re
+import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -255,32 +256,45 @@ def build_index(
             len(report.failed),
             report.passages,
         )
-        vectors, owner, keys = _embed(
-            rows, embedder, index_dir, settings, reembed, progress, report
-        )
+        try:
+            vectors, owner, keys = _embed(
+                rows, embedder, index_dir, settings, reembed, progress, report
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise BuildError(
+                f"could not use the embedding cache ({_os_reason(e)}); vectors stored so far "
+                "are kept for the next run, and the served version is unchanged"
+            ) from e
 
         name, partial = index_dir.new_partial()
-        progress.stage("writing index", None, "steps")
-        n = write_store(partial / "store.sqlite", chunked)
-        dense = DenseIndex.build(vectors, owner)
-        dense.save(partial)
-        save_window_keys(partial, keys)
-        progress.stage("keyword index", len(rows), "passages")
-        keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
-        keyword.save(partial / "keyword")
-        _verify(partial, n, len(rows), len(keyword))
-        Manifest(
-            version=name,
-            created=datetime.now(UTC).isoformat(timespec="seconds"),
-            model=embedder.fingerprint(),
-            chunking=chunking_fingerprint(settings),
-            documents=len(docs),
-            passages=len(rows),
-            corpus_roots=report.roots,
-            corpus_fingerprint=fingerprint,
-            build_seconds=round(time.perf_counter() - started, 2),
-            dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
-        ).save(partial)
+        try:
+            progress.stage("writing index", None, "steps")
+            n = write_store(partial / "store.sqlite", chunked)
+            dense = DenseIndex.build(vectors, owner)
+            dense.save(partial)
+            save_window_keys(partial, keys)
+            progress.stage("keyword index", len(rows), "passages")
+            keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
+            keyword.save(partial / "keyword")
+            _verify(partial, n, len(rows), len(keyword))
+            Manifest(
+                version=name,
+                created=datetime.now(UTC).isoformat(timespec="seconds"),
+                model=embedder.fingerprint(),
+                chunking=chunking_fingerprint(settings),
+                documents=len(docs),
+                passages=len(rows),
+                corpus_roots=report.roots,
+                corpus_fingerprint=fingerprint,
+                build_seconds=round(time.perf_counter() - started, 2),
+                dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
+            ).save(partial)
+        except (OSError, sqlite3.Error) as e:
+            index_dir.discard(partial)
+            raise BuildError(
+                f"could not write the new version ({_os_reason(e)}); it was removed and the "
+                "served version is unchanged"
+            ) from e
         index_dir.publish(name, partial)
         log.info("now serving version %s from %s", name, settings.index_dir)
         for old in index_dir.prune(settings.keep_versions):
@@ -289,6 +303,12 @@ def build_index(
         report.version = name
         report.seconds = time.perf_counter() - started
         return report
+
+
+def _os_reason(error: Exception) -> str:
+    if isinstance(error, OSError):
+        return f"{error.strerror or error}: {error.filename}" if error.filename else str(error)
+    return str(error)  # sqlite: "database or disk is full", "attempt to write a readonly database"
 
 
 def _prune_cache(index_dir: IndexDir) -> int:

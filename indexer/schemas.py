@@ -6,11 +6,57 @@ error the user sees, never a silently unfiltered search.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 Mode = Literal["hybrid", "dense", "keyword"]
+
+#: Longest query, in characters: a query is key words or a question, not a document.
+MAX_QUERY_CHARS = 256
+#: Most hits on one page.
+MAX_K = 100
+#: Deepest hit a query ranks and pages to (offset + k): bounds the cost of one request.
+MAX_HITS = 200
+
+
+def _text(value: str) -> str:
+    """Refuse text no client can have meant: lone surrogates (from JSON ``\\ud800``) and NUL."""
+    if any("\ud800" <= ch <= "\udfff" for ch in value) or "\0" in value:
+        raise ValueError("text must be valid Unicode, without lone surrogates or NUL characters")
+    return value
+
+
+def _no_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("a year is a number, not true/false")
+    return value
+
+
+def _query(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the query is empty: type some words to search for")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_text)]
+Year = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=9999)]
+Date = Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
+Query = Annotated[
+    str,
+    # the schema says "some non-space character"; _query says it in words
+    Field(max_length=MAX_QUERY_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
+    AfterValidator(_text),
+    AfterValidator(_query),
+]
 
 
 class Filters(BaseModel):
@@ -18,56 +64,67 @@ class Filters(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    year: int | None = Field(None, description="Exact year.")
-    year_from: int | None = Field(None, description="Earliest year, inclusive.")
-    year_to: int | None = Field(None, description="Latest year, inclusive.")
-    date_from: str | None = Field(None, description="Earliest date (YYYY, YYYY-MM or YYYY-MM-DD).")
-    date_to: str | None = Field(None, description="Latest date, inclusive, same forms.")
-    region: str | None = Field(
+    year: Year | None = Field(None, description="Exact year.")
+    year_from: Year | None = Field(None, description="Earliest year, inclusive.")
+    year_to: Year | None = Field(None, description="Latest year, inclusive.")
+    date_from: Date | None = Field(None, description="Earliest date (YYYY, YYYY-MM or YYYY-MM-DD).")
+    date_to: Date | None = Field(None, description="Latest date, inclusive, same forms.")
+    region: Text | None = Field(
         None,
+        max_length=100,
         validation_alias=AliasChoices("region", "province"),
         description="Region or province; a prefix matches (浙江 matches 浙江省).",
     )
-    speaker: str | None = Field(None, description="Speaker name (substring match).")
-    doc_type: str | None = Field(None, description="Document type, e.g. 政府工作报告, 讲话.")
-    source: str | None = Field(None, description="Source path or URL prefix.")
-    doc_id: str | None = Field(None, description="Only passages of this document.")
+    speaker: Text | None = Field(None, max_length=100, description="Speaker (substring match).")
+    doc_type: Text | None = Field(
+        None, max_length=100, description="Document type, e.g. 政府工作报告, 讲话."
+    )
+    source: Text | None = Field(None, max_length=1000, description="Source path or URL prefix.")
+    doc_id: Text | None = Field(None, max_length=100, description="Only this document's passages.")
 
     def is_empty(self) -> bool:
         return all(v is None for v in self.model_dump().values())
 
 
-class SearchRequest(BaseModel):
-    """One search, as the API's POST body or built from query parameters."""
+class _Ranking(BaseModel):
+    """What to rank and which page of it: shared by the POST body and the flat GET/CLI form."""
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(..., description="The query: keywords, a question or a paraphrase.")
-    k: int = Field(10, ge=1, description="Hits per page.")
-    offset: int = Field(0, ge=0, le=1000, description="Hits to skip (paging).")
+    q: Query = Field(..., description="The query: keywords, a question or a paraphrase.")
+    k: int = Field(10, ge=1, le=MAX_K, description="Hits per page.")
+    offset: int = Field(
+        0, ge=0, lt=MAX_HITS, description=f"Hits to skip (paging); offset + k <= {MAX_HITS}."
+    )
     mode: Mode = Field("hybrid", description="hybrid (default), dense (semantic) or keyword.")
-    filters: Filters = Field(default_factory=Filters)
     min_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Drop hits scoring below this (scores are in [0, 1])."
     )
     context: int = Field(0, ge=0, le=3, description="Neighbouring passages to return per side.")
     collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
 
+    @model_validator(mode="after")
+    def _within_the_ranking(self) -> Self:
+        if self.offset + self.k > MAX_HITS:
+            raise ValueError(
+                f"offset + k = {self.offset + self.k} goes past the {MAX_HITS} best hits a query "
+                "ranks; narrow the query or add filters to see other passages"
+            )
+        return self
 
-class SearchParams(Filters):
+
+class SearchRequest(_Ranking):
+    """One search, as the API's POST body."""
+
+    filters: Filters = Field(default_factory=Filters)
+
+
+class SearchParams(Filters, _Ranking):
     """A search as one flat set of fields (URL query string, CLI options).
 
     ``to_request`` splits it into the request and its filters, so the API's
     GET and the CLI build requests the same way.
     """
-
-    q: str = Field(..., description="Keywords, a question or a paraphrase.")
-    k: int = Field(10, ge=1, description="Hits per page.")
-    offset: int = Field(0, ge=0, le=1000, description="Hits to skip (paging).")
-    mode: Mode = Field("hybrid", description="hybrid (default), dense (semantic) or keyword.")
-    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Drop hits below this score.")
-    context: int = Field(0, ge=0, le=3, description="Neighbouring passages per side.")
-    collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
 
     def to_request(self) -> SearchRequest:
         flat = self.model_dump()
@@ -137,7 +194,14 @@ class SearchResponse(BaseModel):
     filters: Filters
     offset: int
     k: int
-    total: int = Field(..., description="Hits available for paging (after filters and collapsing).")
+    total: int = Field(
+        ...,
+        description="Hits this query has (after filters and folding duplicates), the same on "
+        "every page; a query ranks at most MAX_HITS passages (see total_capped).",
+    )
+    total_capped: bool = Field(
+        False, description="True when the ranking stopped at MAX_HITS: more passages may match."
+    )
     hits: list[Hit]
     message: str | None = None
     version: str
@@ -157,3 +221,33 @@ class PassageDetail(BaseModel):
 class DocumentDetail(BaseModel):
     document: DocumentInfo
     passages: list[ContextPassage]
+
+
+class Stats(BaseModel):
+    """What is being served."""
+
+    version: str
+    created: str
+    documents: int
+    passages: int
+    model: dict[str, str | int] = Field(..., description="The embedding model's fingerprint.")
+    chunking: dict[str, object]
+    corpus_folders: list[str] = Field(..., description="Names of the indexed folders.")
+    corpus_fingerprint: str
+    build_seconds: float
+    versions_kept: list[str]
+    last_reload_error: str | None = None
+
+
+class FacetValue(BaseModel):
+    value: str | int
+    count: int = Field(..., description="Documents with this value.")
+
+
+class Facets(BaseModel):
+    """Values of each filterable field the index holds, most frequent first."""
+
+    year: list[FacetValue]
+    region: list[FacetValue]
+    speaker: list[FacetValue]
+    doc_type: list[FacetValue]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,6 +25,7 @@ from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
 from indexer.schemas import (
+    MAX_HITS,
     ContextPassage,
     DocumentDetail,
     DocumentInfo,
@@ -45,6 +47,10 @@ class QueryError(ValueError):
 
 class ModelMismatch(RuntimeError):
     """The configured embedding model is not the one that built the index."""
+
+
+class SearchTimeout(RuntimeError):
+    """A search ran past its time budget (the machine is overloaded, or the query is costly)."""
 
 
 @dataclass(slots=True)
@@ -113,8 +119,12 @@ class Searcher:
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
 
     # ------------------------------------------------------------------ search
-    def search(self, req: SearchRequest) -> SearchResponse:
-        """Rank passages for ``req``; raises QueryError for requests to fix."""
+    def search(self, req: SearchRequest, budget: float | None = None) -> SearchResponse:
+        """Rank passages for ``req``; raises QueryError for requests to fix.
+
+        ``budget`` (seconds) stops a search that runs longer with SearchTimeout,
+        checked between its stages, so an overloaded service sheds work.
+        """
         started = time.perf_counter()
         query = self._check(req)
         terms = self.keyword.query_terms(query)
@@ -124,8 +134,8 @@ class Searcher:
             ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = "no passage matches these filters; remove or widen a filter"
         else:
-            depth = max(self.settings.candidate_depth, 2 * (req.offset + req.k))
-            ranked = self._rank(req, query, depth, mask)
+            ranked = self._rank(req, query, mask)
+            _within(started, budget)
             if req.mode == "keyword" and not terms:
                 message = "the query has no searchable keywords (only stop words or punctuation)"
         if req.min_score is not None:
@@ -138,6 +148,8 @@ class Searcher:
                 ranked.feedback,
             )
         hits, total = self._page(req, ranked, terms)
+        _within(started, budget)
+        capped = len(ranked.rows) >= MAX_HITS
         if not hits and message is None:
             message = "no passage matches" + (
                 "" if req.filters.is_empty() else " within the filters"
@@ -151,6 +163,7 @@ class Searcher:
             offset=req.offset,
             k=req.k,
             total=total,
+            total_capped=capped,
             hits=hits,
             message=message,
             version=self.version,
@@ -158,38 +171,45 @@ class Searcher:
         )
 
     def _check(self, req: SearchRequest) -> str:
+        """The query to search for; the request types have checked its length and paging."""
         query = req.q.strip()
         if not query:
             raise QueryError("the query is empty: type some words to search for")
-        if len(query) > self.settings.max_query_chars:
-            raise QueryError(
-                f"the query has {len(query)} characters; the limit is "
-                f"{self.settings.max_query_chars}: shorten it to its key words"
-            )
-        if req.k > self.settings.max_k:
-            raise QueryError(f"k={req.k} is too large: ask for at most {self.settings.max_k}")
         return query
 
-    def _rank(self, req: SearchRequest, query: str, depth: int, mask: np.ndarray | None) -> _Ranked:
+    def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> _Ranked:
+        """The ranked pool of one query: at most ``MAX_HITS`` passages, the same at every offset.
+
+        A fixed pool is what keeps ``total`` and every page stable while paging:
+        keyword and dense rank their best ``MAX_HITS``; hybrid fuses the
+        ``candidate_depth`` best of each retriever.
+        """
+        depth = MAX_HITS
         if req.mode == "keyword":
             rows, bm25 = self.keyword.search(query, depth, mask)
             kw = self._keyword_norm(query, bm25)
             return _Ranked(rows, kw, kw, None)
         qvec = self.embedder.encode_queries([query])[0]
-        dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
+        nominate = self.settings.candidate_depth
+        dn_rows, dn_scores = self.dense.search(
+            qvec, depth if req.mode == "dense" else nominate, mask
+        )
         if req.mode == "dense":
             dn = self.calibration.normalise(dn_scores)
             return _Ranked(dn_rows, dn, None, dn)
         feedback = self._feedback(query, dn_rows)
         bm25 = self.keyword.scores(query, feedback)
-        rows = np.union1d(self.keyword.top(bm25, depth, mask), dn_rows)
+        rows = np.union1d(self.keyword.top(bm25, nominate, mask), dn_rows)
         fused = fuse(
             rows,
             self._keyword_norm(query, bm25[rows], feedback),
             self.calibration.normalise(self.dense.similarity(qvec, rows)),
             self.settings.keyword_weight,
         )
-        return _Ranked(fused.rows, fused.scores, fused.keyword, fused.dense, feedback)
+        keep = slice(0, depth)
+        return _Ranked(
+            fused.rows[keep], fused.scores[keep], fused.keyword[keep], fused.dense[keep], feedback
+        )
 
     def _feedback(self, query: str, dense_rows: np.ndarray) -> Feedback:
         """Words of the best dense matches (inside the filters) for the keyword side of hybrid.
@@ -218,16 +238,11 @@ class Searcher:
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
     def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:
+        """The requested page and the total: hits left after folding the whole pool."""
         texts = self.store.passages_by_rows(ranked.rows.tolist())
         groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
         folder = _DuplicateFolder()
-        needed = req.offset + req.k
-        rows = ranked.rows.tolist()
-        for i, row in enumerate(rows):
-            if len(groups) == needed and req.collapse:
-                return self._hits(req, ranked, texts, groups, terms), needed + self._fold_tail(
-                    folder, groups, [texts[r] for r in rows[i:]]
-                )
+        for i, row in enumerate(ranked.rows.tolist()):
             p = texts[row]
             dup_of = folder.add(p.text, len(groups)) if req.collapse else None
             if dup_of is not None:
@@ -235,23 +250,6 @@ class Searcher:
             else:
                 groups.append((i, []))
         return self._hits(req, ranked, texts, groups, terms), len(groups)
-
-    @staticmethod
-    def _fold_tail(
-        folder: _DuplicateFolder,
-        groups: list[tuple[int, list[StoredPassage]]],
-        tail: list[StoredPassage],
-    ) -> int:
-        """Past the page only identical passages are folded (cheap); returns new hits counted."""
-        fresh: set[str] = set()
-        for p in tail:
-            key = _fold_key(p.text)
-            group = folder.group_of(key)
-            if group is not None:
-                groups[group][1].append(p)
-            else:
-                fresh.add(key)
-        return len(fresh)
 
     def _hits(
         self,
@@ -340,15 +338,20 @@ class Searcher:
         )
 
     def stats(self) -> dict[str, object]:
+        """The served version's facts, without server paths (anonymous clients see them)."""
         m = self.manifest
+        model = dict(m.model)
+        name = Path(str(model.get("model", "")))
+        if name.is_absolute() or name.exists():  # a local folder: its name, not where it is
+            model["model"] = name.name
         return {
             "version": m.version,
             "created": m.created,
             "documents": m.documents,
             "passages": m.passages,
-            "model": m.model,
+            "model": model,
             "chunking": m.chunking,
-            "corpus_roots": m.corpus_roots,
+            "corpus_folders": [Path(r).name for r in m.corpus_roots],
             "corpus_fingerprint": m.corpus_fingerprint,
             "build_seconds": m.build_seconds,
         }
@@ -370,6 +373,14 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _within(started: float, budget: float | None) -> None:
+    if budget is not None and time.perf_counter() - started > budget:
+        raise SearchTimeout(
+            f"the search took longer than {budget:g} s; the service is busy or the query costly: "
+            "try again, or add filters"
+        )
 
 
 def _document_info(d: dict[str, object]) -> DocumentInfo:
@@ -439,16 +450,13 @@ class _DuplicateFolder:
         self._grams: dict[int, set[str]] = {}
         self._by_anchor: dict[str, list[int]] = {}
 
-    def group_of(self, key: str) -> int | None:
-        return self._exact.get(key)
-
     def add(self, text: str, group: int) -> int | None:
         """The group ``text`` duplicates, or None after registering it as ``group``."""
         norm = _fold_key(text)
         if norm in self._exact:
             return self._exact[norm]
         grams = {norm[i : i + 4] for i in range(max(1, len(norm) - 3))}
-        anchors = sorted(grams, key=hash)[: self.ANCHORS]
+        anchors = sorted(grams, key=_stable_hash)[: self.ANCHORS]
         for g in dict.fromkeys(x for a in anchors for x in self._by_anchor.get(a, ())):
             if _similar(grams, self._grams[g], self.THRESHOLD):
                 return g
@@ -457,6 +465,12 @@ class _DuplicateFolder:
         for a in anchors:
             self._by_anchor.setdefault(a, []).append(group)
         return None
+
+
+def _stable_hash(gram: str) -> int:
+    """The same in every process (``hash`` of a str is salted per process, so which
+    duplicate is shown changed after a restart)."""
+    return zlib.crc32(gram.encode())
 
 
 def _similar(a: set[str], b: set[str], threshold: float) -> bool:

@@ -79,8 +79,6 @@ class Settings(BaseSettings):
     keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
 
     # search
-    max_query_chars: int = Field(256, ge=1)
-    max_k: int = Field(100, ge=1)
     candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
     keyword_weight: float = Field(
         0.3, ge=0.0, le=1.0, description="Share of the keyword score in hybrid ranking."
@@ -100,6 +98,21 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: str | None = Field(None, description="Enables /admin endpoints when set.")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names the service answers for (empty = any); guards a service on "
+        "127.0.0.1 against DNS rebinding from a local browser.",
+    )
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body accepted.")
+    max_concurrent_searches: int = Field(
+        4, ge=1, description="Searches run at once; more wait up to SEARCH_WAIT_SECONDS, then 503."
+    )
+    search_wait_seconds: float = Field(
+        2.0, ge=0.0, description="How long a search waits for a slot."
+    )
+    search_timeout_seconds: float = Field(
+        5.0, gt=0.0, description="A search that takes longer stops with a 503."
+    )
 
 
 @lru_cache(maxsize=1)

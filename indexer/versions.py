@@ -27,11 +27,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from indexer.manifest import Manifest
+from indexer.manifest import Manifest, ManifestError
+
+#: What every complete version holds besides its manifest (checked before a rollback serves it).
+VERSION_PARTS = ("store.sqlite", "dense.faiss", "dense_owner.npy", "keyword")
 
 
 class IndexNotFound(RuntimeError):
     """No complete index version exists yet."""
+
+
+class RollbackError(RuntimeError):
+    """There is no older complete version to serve."""
 
 
 class IndexLocked(RuntimeError):
@@ -106,16 +113,30 @@ class IndexDir:
         return final
 
     def rollback(self) -> str:
-        """Serve the version before the current one; returns its name."""
+        """Serve the newest older version that is complete; returns its name."""
         versions = self.versions()
         current = self.current_name()
         if current not in versions or versions.index(current) == 0:
-            raise IndexNotFound(
+            raise RollbackError(
                 f"nothing to roll back to in {self.root}: versions kept are {versions or 'none'}"
             )
-        previous = versions[versions.index(current) - 1]
-        self._point_to(previous)
-        return previous
+        for previous in reversed(versions[: versions.index(current)]):
+            problem = self.problem(previous)
+            if problem is None:
+                self._point_to(previous)
+                return previous
+            skipped = f"version {previous} is damaged ({problem})"
+        raise RollbackError(f"nothing to roll back to in {self.root}: {skipped}")
+
+    def problem(self, name: str) -> str | None:
+        """What makes version ``name`` unservable (a missing or unreadable part), or None."""
+        directory = self.versions_dir / name
+        try:
+            Manifest.load(directory)
+        except ManifestError as e:
+            return str(e)
+        missing = [part for part in VERSION_PARTS if not (directory / part).exists()]
+        return f"missing {', '.join(missing)}" if missing else None
 
     def prune(self, keep_old: int) -> list[str]:
         """Delete versions older than the served one beyond ``keep_old``; returns removed names."""
@@ -126,7 +147,11 @@ class IndexDir:
         older = versions[: versions.index(current)]
         doomed = older[: max(0, len(older) - keep_old)]
         for name in doomed:
-            shutil.rmtree(self.versions_dir / name, ignore_errors=True)
+            # renamed first (atomic): a crash mid-delete leaves a hidden leftover that
+            # remove_partials clears, never a half-deleted version that still lists
+            gone = self.versions_dir / f".deleting-{name}"
+            os.replace(self.versions_dir / name, gone)
+            shutil.rmtree(gone, ignore_errors=True)
         return doomed
 
     def remove_partials(self) -> list[str]:
@@ -134,10 +159,15 @@ class IndexDir:
         if not self.versions_dir.is_dir():
             return []
         removed = []
-        for p in self.versions_dir.glob(".partial-*"):
-            shutil.rmtree(p, ignore_errors=True)
-            removed.append(p.name)
+        for pattern in (".partial-*", ".deleting-*"):
+            for p in self.versions_dir.glob(pattern):
+                shutil.rmtree(p, ignore_errors=True)
+                removed.append(p.name)
         return removed
+
+    def discard(self, partial: Path) -> None:
+        """Remove a partial version a failed run wrote (it may have filled the disk)."""
+        shutil.rmtree(partial, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, purpose: str) -> Iterator[None]:

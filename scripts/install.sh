@@ -3,6 +3,8 @@
 #   scripts/install.sh          the service and CLI
 #   scripts/install.sh --dev    plus the test tools (pytest, ruff, Playwright + Debian's Chromium)
 # torch is installed first and pinned to the CPU build, so pip never pulls a multi-GB CUDA build.
+# The project is installed as a plain wheel; the tests import this checkout itself (pytest's
+# rootdir), so re-run this script only to update the govspeech command after changing code.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -13,7 +15,7 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
 "${PIP[@]}" --upgrade pip
 "${PIP[@]}" "torch==2.13.0"
 if [ "${1:-}" = "--dev" ]; then
-  "${PIP[@]}" -e ".[dev]"
+  "${PIP[@]}" ".[dev]"
   # tests/ui drive Debian's Chromium through Playwright (never `playwright install`: no downloads);
   # a CJK font makes the Chinese page readable in the screenshots the tests save.
   if [ ! -x /usr/bin/chromium ]; then
@@ -27,6 +29,6 @@ if [ "${1:-}" = "--dev" ]; then
     fi
   fi
 else
-  "${PIP[@]}" -e .
+  "${PIP[@]}" .
 fi
 echo "govspeech installed in $(pwd)/.venv"

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from govspeech.cli import LogProgress, app
 from indexer.settings import Settings
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 runner = CliRunner()
 
 

@@ -36,7 +36,10 @@ def require_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip(), settings.admin_token):
+    # bytes: compare_digest refuses non-ASCII str, and headers may carry any byte
+    given = token.strip().encode("utf-8", "surrogateescape")
+    expected = settings.admin_token.encode("utf-8")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
         raise HTTPException(status_code=403, detail="wrong admin token")
 
 

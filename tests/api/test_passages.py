@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+
+pytestmark = pytest.mark.integration  # real model, index, server or browser
 
 
 def _a_hit(http: httpx.Client) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 
 def test_get_search_finds_conversion_measures(http: httpx.Client) -> None:
     r = http.get("/search", params={"q": "成果转化 措施", "k": 5})
@@ -47,7 +49,7 @@ def test_every_mode_answers(http: httpx.Client, mode: str) -> None:
     [
         ({"q": ""}, "empty"),
         ({"q": "   \u3000 "}, "empty"),
-        ({"q": "成果转化" * 200}, "limit"),
+        ({"q": "成果转化" * 200}, "at most 256 characters"),
         ({"q": "成果转化", "k": 0}, "k"),
         ({"q": "成果转化", "k": 5000}, "k"),
         ({"q": "成果转化", "mode": "fuzzy"}, "mode"),
@@ -83,3 +85,26 @@ def test_paging_is_stable_and_disjoint(http: httpx.Client) -> None:
     assert ids == [h["passage_id"] for h in both["hits"]]
     assert len(set(ids)) == 10
     assert second["hits"][0]["rank"] == 6
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "keyword"])
+def test_total_is_the_same_on_every_page(http: httpx.Client, mode: str) -> None:
+    pages = [
+        http.get("/search", params={"q": "就业", "mode": mode, "k": 20, "offset": offset}).json()
+        for offset in (0, 40, 100, 180)
+    ]
+    totals = {p["total"] for p in pages}
+    assert len(totals) == 1, totals
+    total = totals.pop()
+    ids = [h["passage_id"] for p in pages for h in p["hits"]]
+    assert len(ids) == len(set(ids)), "pages never repeat a hit"
+    last = pages[-1]
+    assert len(last["hits"]) == max(0, min(20, total - 180)), "the last page ends at total"
+
+
+def test_paging_past_the_ranked_hits_is_a_clear_4xx(http: httpx.Client) -> None:
+    r = http.get("/search", params={"q": "就业", "k": 100, "offset": 150})
+    assert r.status_code == 422
+    assert "offset + k = 250 goes past the 200 best hits" in r.json()["detail"]
+    deep = http.get("/search", params={"q": "就业", "k": 100, "offset": 1000})
+    assert deep.status_code == 422 and "offset" in deep.json()["detail"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -378,3 +379,31 @@ def test_demo_folders_read_fast(folder, shared_corpus):
     started = time.perf_counter()
     items = list(read_corpus([folder]))
     assert items and time.perf_counter() - started < 10
+
+
+def test_links_pipes_and_loops_are_reported_not_silently_skipped(tmp_path):
+    root = tmp_path / "corpus"
+    root.mkdir()
+    shutil.copy(SCRAPED_TXT, root / "speech.txt")
+    (root / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (root / "linked-folder").symlink_to(elsewhere)
+    os.mkfifo(root / "pipe.txt")
+    items = list(read_corpus([root]))
+    assert len(_docs(items)) == 1
+    reasons = {f.source: f.reason for f in _failures(items)}
+    assert set(reasons) == {"dangling.txt", "loop.txt", "linked-folder", "pipe.txt"}
+    assert "broken link" in reasons["dangling.txt"] and "broken link" in reasons["loop.txt"]
+    assert "not followed" in reasons["linked-folder"]
+    assert "pipe" in reasons["pipe.txt"]
+    assert list_sources([root]) == [root / "speech.txt"], "only readable files count as progress"
+
+
+def test_csv_without_a_text_column_is_one_failure(tmp_path):
+    path = tmp_path / "reports.csv"
+    path.write_text("title,year\n报告一,2020\n报告二,2021\n报告三,2022\n", encoding="utf-8")
+    [failure] = list(read_corpus([path]))
+    assert isinstance(failure, ReadFailure) and failure.source == "reports.csv"
+    assert "no text column" in failure.reason and "full_text" in failure.reason

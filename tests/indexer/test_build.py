@@ -19,6 +19,8 @@ from indexer.settings import Settings
 from indexer.versions import IndexDir, IndexLocked
 from tests.conftest import CORPUS, require_corpus
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 SPEECH = "000_8759e18efef570e4.txt"
 
 
@@ -116,7 +118,8 @@ def test_searching_with_another_model_is_a_clear_error(
         Searcher(IndexDir(settings.index_dir).current_path(), other, settings)
     assert "query_prompt" in str(e.value) or "prompt" in str(e.value)
     assert "--full" in str(e.value)
-    float32 = load_embedder(settings.model_copy(update={"onnx_int8": False}))
+    # float32 weights (the torch path computes them; an ONNX float32 export would be 0.5 GB)
+    float32 = load_embedder(settings.model_copy(update={"onnx_runtime": False}))
     assert embedder.fingerprint()["weights"] == "int8", "the default runs int8 weights"
     with pytest.raises(ModelMismatch) as e:
         Searcher(IndexDir(settings.index_dir).current_path(), float32, settings)

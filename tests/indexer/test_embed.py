@@ -41,6 +41,8 @@ from indexer.embed.prompts import model_prompts
 from indexer.settings import DEFAULT_MODEL, Settings
 from indexer.textnorm import FOLD
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 PROVINCIAL = CORPUS / "provincial-2026"
 

@@ -35,6 +35,8 @@ from tests.conftest import (
     require_corpus,
 )
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 TWO = ("浙江省", "湖北省")
 
 

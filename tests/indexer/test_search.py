@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from indexer.build import build_index
 from indexer.embed import Embedder
@@ -15,6 +16,8 @@ from indexer.search import QueryError, Searcher
 from indexer.settings import Settings
 from indexer.textnorm import normalize_for_match
 from tests.conftest import CORPUS, provincial_csv, require_corpus
+
+pytestmark = pytest.mark.integration  # real model, index, server or browser
 
 MODES = ["hybrid", "dense", "keyword"]
 
@@ -73,6 +76,26 @@ def test_simplified_query_finds_the_traditional_1954_report(searcher: Searcher) 
     assert "<mark>" in hit.highlighted, "simplified terms highlight traditional text"
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_traditional_and_full_width_queries_rank_like_simplified(
+    searcher: Searcher, mode: str
+) -> None:
+    for folded, simplified in [
+        ("科技創新　人才", "科技创新 人才"),
+        ("ＧＤＰ增長目標", "GDP增长目标"),
+    ]:
+        a = searcher.search(SearchRequest(q=folded, mode=mode, k=10))
+        b = searcher.search(SearchRequest(q=simplified, mode=mode, k=10))
+        assert [h.passage_id for h in a.hits] == [h.passage_id for h in b.hits], (folded, mode)
+
+
+def test_dense_search_finds_the_traditional_1954_report_from_simplified(
+    searcher: Searcher,
+) -> None:
+    top = searcher.search(SearchRequest(q="第一个五年计划 社会主义工业化", mode="dense", k=10))
+    assert any(h.document.year == 1954 for h in top.hits), [h.document.year for h in top.hits]
+
+
 def test_context_returns_neighbours_in_order(searcher: Searcher) -> None:
     res = searcher.search(SearchRequest(q="成果转化 引导基金", k=1, context=2))
     hit = res.hits[0]
@@ -95,9 +118,11 @@ def test_keyword_scores_mean_the_same_across_queries(searcher: Searcher) -> None
 
 
 def test_bad_queries_raise_query_error(searcher: Searcher) -> None:
-    for q in ("", "  ", "字" * 1000):
-        with pytest.raises(QueryError):
-            searcher.search(SearchRequest(q=q))
+    for q, says in [("", "empty"), ("  \u3000", "empty"), ("字" * 1000, "at most 256")]:
+        with pytest.raises(ValidationError, match=says):
+            SearchRequest(q=q)
+    with pytest.raises(QueryError, match="empty"):  # the searcher's own check, for callers
+        searcher.search(SearchRequest.model_construct(q=" ", k=10, offset=0, mode="hybrid"))
 
 
 def test_near_duplicates_are_collapsed_and_listed(tmp_path: Path, embedder: Embedder) -> None:

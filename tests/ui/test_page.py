@@ -22,6 +22,8 @@ from indexer.embed import Embedder
 from indexer.settings import Settings
 from tests.conftest import CORPUS, LiveServer, require_corpus
 
+pytestmark = pytest.mark.integration  # real model, index, server or browser
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

@@ -1,0 +1,82 @@
+"""One error shape for every 4xx and 5xx, and the handlers that guarantee it.
+
+Every error body is ``{"detail": "<one sentence>", "errors": [...] | null}``,
+whatever went wrong, and the OpenAPI spec documents exactly that, so a client
+needs one code path for failures. Validation details never echo the input
+back: a value that was not finite or not valid Unicode cannot be rendered as
+JSON, and echoing it was how bad input turned into a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ErrorItem(BaseModel):
+    """One problem with a request: where it is and what is wrong."""
+
+    loc: list[str | int] = Field(..., description="Where: body, query or path, then field names.")
+    msg: str
+    type: str
+
+
+class ErrorResponse(BaseModel):
+    """The body of every error response."""
+
+    detail: str = Field(..., description="What is wrong and what to do, in one sentence.")
+    errors: list[ErrorItem] | None = Field(None, description="Validation errors, one per problem.")
+
+
+#: Responses every route may give, for the OpenAPI spec (``4XX`` also replaces FastAPI's
+#: own 422 schema, which describes a ``detail`` array this service does not send).
+ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
+    "4XX": {"model": ErrorResponse, "description": "The request cannot be answered as sent."},
+    503: {
+        "model": ErrorResponse,
+        "description": "The index cannot be served now, or the service is at its limit of "
+        "concurrent searches (then Retry-After says when to try again).",
+    },
+}
+
+
+def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=ErrorResponse(detail=detail).model_dump(), headers=headers
+    )
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that give every error the :class:`ErrorResponse` shape."""
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        items, problems = [], []
+        for err in exc.errors():
+            loc = [p if isinstance(p, int) else str(p) for p in err.get("loc", ())]
+            where = ".".join(str(p) for p in loc if p not in ("body", "query", "path"))
+            msg = (
+                "unknown parameter or filter"
+                if err.get("type") == "extra_forbidden"
+                else str(err.get("msg", "invalid"))
+            )
+            items.append(ErrorItem(loc=loc, msg=msg, type=str(err.get("type", "value_error"))))
+            problems.append(f"{where}: {msg}" if where else msg)
+        body = ErrorResponse(detail="; ".join(problems) or "invalid request", errors=items)
+        return JSONResponse(status_code=422, content=body.model_dump())
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error answering %s %s", request.method, request.url.path)
+        return error(500, "internal error; the service log says more")

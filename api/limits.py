@@ -1,0 +1,95 @@
+"""Limits checked before a request reaches a route: URL, headers, body, Host.
+
+Pure ASGI (no per-request task or copy beyond the small body it buffers), so
+the check costs microseconds. Bodies are buffered up to the limit and replayed
+to the app: the largest legitimate body here is a search request of a few
+hundred bytes, and a 100 MB body must be refused without being held.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: Longest request target (path and query string), in bytes: a query is 256 characters at most.
+MAX_URL_BYTES = 8192
+#: Largest header block, in bytes.
+MAX_HEADER_BYTES = 16384
+
+
+class RequestLimits:
+    """414, 431, 413 and 400 (unknown Host) with the service's JSON error body."""
+
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, allowed_hosts: list[str] | None = None
+    ) -> None:
+        self.app = app
+        self.max_body = max_body_bytes
+        self.hosts = {h.lower() for h in allowed_hosts or []}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        target = len(scope.get("raw_path") or scope["path"].encode()) + len(
+            scope.get("query_string", b"")
+        )
+        if target > MAX_URL_BYTES:
+            await _refuse(send, 414, f"the URL is longer than {MAX_URL_BYTES} bytes")
+            return
+        headers = scope.get("headers", [])
+        if sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            await _refuse(
+                send, 431, f"the request headers are larger than {MAX_HEADER_BYTES} bytes"
+            )
+            return
+        if self.hosts and _host(headers) not in self.hosts:
+            await _refuse(send, 400, "this service does not answer for that Host name")
+            return
+        length = next((v for k, v in headers if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > self.max_body):
+            await _refuse(send, 413, f"the request body is larger than {self.max_body} bytes")
+            return
+        body, more = [], True
+        size = 0
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                await _refuse(send, 413, f"the request body is larger than {self.max_body} bytes")
+                return
+            body.append(chunk)
+            more = message.get("more_body", False)
+        replay: list[Message] = [{"type": "http.request", "body": b"".join(body)}]
+
+        async def replayed() -> Message:
+            return replay.pop() if replay else await receive()
+
+        await self.app(scope, replayed, send)
+
+
+def _host(headers: list[tuple[bytes, bytes]]) -> str:
+    raw = next((v for k, v in headers if k == b"host"), b"").decode("latin-1").lower()
+    if raw.startswith("["):  # [::1]:8000
+        return raw.split("]", 1)[0] + "]"
+    return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"detail": detail, "errors": None}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
