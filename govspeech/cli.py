@@ -41,7 +41,7 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain help: flags without a value column
 )
 #: Messages, progress and logs share this one stderr console, so bars and lines never collide.
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 _log = logging.getLogger("govspeech.cli")
 out = Console(highlight=False, soft_wrap=True)
 _verbose = False

@@ -23,6 +23,7 @@ import numpy as np
 
 from corpus import list_sources, read_corpus
 from corpus.document import Document, ReadFailure
+from indexer import dedup
 from indexer.cache import (
     EmbeddingCache,
     load_window_keys,
@@ -273,6 +274,7 @@ def build_index(
             dense = DenseIndex.build(vectors, owner)
             dense.save(partial)
             save_window_keys(partial, keys)
+            dedup.save(partial, dedup.clusters([p.text for p, _ in rows]))
             progress.stage("keyword index", len(rows), "passages")
             keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
             keyword.save(partial / "keyword")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
+from indexer import dedup
 from indexer.dense import DenseIndex
 from indexer.embed import Embedder
 from indexer.fusion import DenseCalibration, fuse
@@ -38,7 +37,6 @@ from indexer.schemas import (
 )
 from indexer.settings import Settings
 from indexer.store import Store, StoredPassage
-from indexer.textnorm import normalize_for_match
 
 
 class QueryError(ValueError):
@@ -85,6 +83,10 @@ class Searcher:
         self.dense = DenseIndex.load(version_dir)
         self.keyword = KeywordIndex.load(version_dir / "keyword")
         self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
+        found = dedup.load(version_dir)
+        if found is None:  # a version from before clusters were stored
+            found = dedup.clusters([t for _, t in self.store.passage_texts()])
+        self._clusters = found
         self._docs = [_document_info(d) for d in self.store.documents()]
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
@@ -241,10 +243,14 @@ class Searcher:
         """The requested page and the total: hits left after folding the whole pool."""
         texts = self.store.passages_by_rows(ranked.rows.tolist())
         groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
-        folder = _DuplicateFolder()
+        group_of_cluster: dict[int, int] = {}
         for i, row in enumerate(ranked.rows.tolist()):
             p = texts[row]
-            dup_of = folder.add(p.text, len(groups)) if req.collapse else None
+            dup_of = None
+            if req.collapse:
+                cluster = int(self._clusters[row])
+                dup_of = group_of_cluster.setdefault(cluster, len(groups))
+                dup_of = None if dup_of == len(groups) else dup_of
             if dup_of is not None:
                 groups[dup_of][1].append(p)
             else:
@@ -418,66 +424,3 @@ def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
         if not (d.source.startswith(prefix) or (d.url or "").startswith(prefix)):
             return False
     return True
-
-
-_PUNCT = str.maketrans("", "", "，。、；：！？“”‘’（）《》【】—…·,.;:!?\"'()[] \t\n")
-
-
-@lru_cache(maxsize=1 << 16)
-def _fold_key(text: str) -> str:
-    """A passage normalised for duplicate detection (script, width, punctuation folded).
-
-    Cached: every query folds its ~200 candidates, the same passages come back
-    query after query, and normalising is most of the cost of folding.
-    """
-    return normalize_for_match(text).translate(_PUNCT)
-
-
-class _DuplicateFolder:
-    """Finds near-duplicate passages (quoted paragraphs, light edits) among ranked candidates.
-
-    Two passages are near-duplicates when their normalised character 4-grams
-    overlap by Jaccard >= 0.8. Only pairs that share one of each other's few
-    smallest-hash 4-grams (a bottom-k sketch, as in MinHash) are compared, so
-    folding stays linear in the number of candidates instead of quadratic.
-    """
-
-    ANCHORS = 6
-    THRESHOLD = 0.8
-
-    def __init__(self) -> None:
-        self._exact: dict[str, int] = {}
-        self._grams: dict[int, set[str]] = {}
-        self._by_anchor: dict[str, list[int]] = {}
-
-    def add(self, text: str, group: int) -> int | None:
-        """The group ``text`` duplicates, or None after registering it as ``group``."""
-        norm = _fold_key(text)
-        if norm in self._exact:
-            return self._exact[norm]
-        grams = {norm[i : i + 4] for i in range(max(1, len(norm) - 3))}
-        anchors = sorted(grams, key=_stable_hash)[: self.ANCHORS]
-        for g in dict.fromkeys(x for a in anchors for x in self._by_anchor.get(a, ())):
-            if _similar(grams, self._grams[g], self.THRESHOLD):
-                return g
-        self._exact[norm] = group
-        self._grams[group] = grams
-        for a in anchors:
-            self._by_anchor.setdefault(a, []).append(group)
-        return None
-
-
-def _stable_hash(gram: str) -> int:
-    """The same in every process (``hash`` of a str is salted per process, so which
-    duplicate is shown changed after a restart)."""
-    return zlib.crc32(gram.encode())
-
-
-def _similar(a: set[str], b: set[str], threshold: float) -> bool:
-    """Jaccard overlap of two 4-gram sets is at least ``threshold``."""
-    if not a or not b:
-        return False
-    small, large = (a, b) if len(a) <= len(b) else (b, a)
-    if len(small) < threshold * len(large):
-        return False
-    return len(small & large) >= threshold * len(a | b)
