@@ -46,15 +46,14 @@ import math
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
-import bm25s
 import numpy as np
 
 from indexer.textnorm import normalize_for_match
-
-# bm25s sets its own logger to DEBUG on import ("Building index from IDs" on every build)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 __all__ = ["STOP_WORDS", "TOKENIZER", "Feedback", "KeywordIndex", "tokenize"]
 
@@ -153,21 +152,35 @@ def _words(text: str, *, precise: bool) -> list[str]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Scores:
+    """bm25s's precomputed BM25 score of every (term, passage), one CSC column per term."""
+
+    data: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    vocab: dict[str, int]
+    num_docs: int
+
+
 class KeywordIndex:
     """BM25 (Lucene variant, k1=1.5, b=0.75) over :func:`tokenize` terms of each passage.
 
-    Rows are passage positions in the sequence given to :meth:`build`.
+    Rows are passage positions in the sequence given to :meth:`build`. bm25s
+    computes and saves the score matrix; searching only sums its columns, which
+    is what bm25s's numpy path does too, so a search process reads bm25s's
+    files itself and never imports bm25s (with numba and scipy, 0.6 s of every
+    CLI start).
     """
 
-    def __init__(self, bm25: bm25s.BM25, term_max: np.ndarray) -> None:
-        self._bm25 = bm25
-        self._vocab: dict[str, int] = bm25.vocab_dict
-        self._n = int(bm25.scores["num_docs"])
+    def __init__(self, scores: _Scores, term_max: np.ndarray, built: Any = None) -> None:
+        self._built = built  # the bm25s.BM25 that computed the scores, until saved
+        self._vocab = scores.vocab
+        self._n = scores.num_docs
         self._term_max = term_max
-        # bm25s's precomputed per-(term, passage) scores, one CSC column per term
-        self._data = bm25.scores["data"]
-        self._indices = bm25.scores["indices"]
-        self._indptr = bm25.scores["indptr"]
+        self._data = scores.data
+        self._indices = scores.indices
+        self._indptr = scores.indptr
         self._df = np.diff(self._indptr)
 
     @classmethod
@@ -188,14 +201,23 @@ class KeywordIndex:
             corpus_ids.append([vocab.setdefault(t, len(vocab)) for t in tokenize(text)])
             if progress is not None and (i % _PROGRESS_EVERY == 0 or i == len(texts)):
                 progress(i)
-        bm25 = bm25s.BM25()
+        bm25 = _bm25s().BM25()
         bm25.index((corpus_ids, vocab), create_empty_token=False, show_progress=False)
-        return cls(bm25, _term_maxima(bm25.scores["data"], bm25.scores["indptr"]))
+        found = _Scores(
+            bm25.scores["data"],
+            bm25.scores["indices"],
+            bm25.scores["indptr"],
+            bm25.vocab_dict,
+            int(bm25.scores["num_docs"]),
+        )
+        return cls(found, _term_maxima(found.data, found.indptr), built=bm25)
 
     def save(self, directory: Path) -> None:
         """Write bm25s's own files plus ``keyword.json`` (tokeniser, sizes) and per-term maxima."""
+        if self._built is None:
+            raise ValueError("only a newly built keyword index can be saved")
         directory.mkdir(parents=True, exist_ok=True)
-        self._bm25.save(directory, show_progress=False)
+        self._built.save(directory, show_progress=False)
         np.save(directory / _TERM_MAX_FILE, self._term_max)
         meta = {"tokenizer": TOKENIZER, "num_passages": self._n, "num_terms": len(self._vocab)}
         (directory / _META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
@@ -214,9 +236,18 @@ class KeywordIndex:
                 f"v{meta['tokenizer'].get('version')}, this code uses v{TOKENIZER['version']}; "
                 "rebuild the index"
             )
-        bm25 = bm25s.BM25.load(directory, mmap=mmap, show_progress=False)
-        term_max = np.load(directory / _TERM_MAX_FILE, mmap_mode="r" if mmap else None)
-        return cls(bm25, term_max)
+        mode = "r" if mmap else None
+        params = json.loads((directory / "params.index.json").read_text())
+        if params.get("method") != "lucene":
+            raise ValueError(f"keyword index in {directory} is not a Lucene BM25 index")
+        found = _Scores(
+            np.load(directory / "data.csc.index.npy", mmap_mode=mode),
+            np.load(directory / "indices.csc.index.npy", mmap_mode=mode),
+            np.load(directory / "indptr.csc.index.npy", mmap_mode=mode),
+            json.loads((directory / "vocab.index.json").read_text(encoding="utf-8")),
+            int(params["num_docs"]),
+        )
+        return cls(found, np.load(directory / _TERM_MAX_FILE, mmap_mode=mode))
 
     def __len__(self) -> int:
         return self._n
@@ -233,14 +264,11 @@ class KeywordIndex:
 
         Each ``feedback`` term adds its BM25 times its weight (query terms weigh 1).
         """
-        ids = self._term_ids(query)
-        if ids.size:
-            out = self._bm25.get_scores_from_ids(ids)
-        else:
-            out = np.zeros(self._n, dtype=np.float32)
-        for tid, weight in self._feedback_ids(feedback):
+        out = np.zeros(self._n, dtype=np.float32)
+        weighted = [(int(t), 1.0) for t in self._term_ids(query)] + self._feedback_ids(feedback)
+        for tid, weight in weighted:
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
-            out[self._indices[lo:hi]] += weight * self._data[lo:hi]
+            out[self._indices[lo:hi]] += weight * self._data[lo:hi]  # rows of a column are unique
         return out
 
     def search(
@@ -331,6 +359,15 @@ class KeywordIndex:
 
     def _feedback_ids(self, feedback: Feedback | None) -> list[tuple[int, float]]:
         return [(self._vocab[t], w) for t, w in (feedback or {}).items() if t in self._vocab]
+
+
+def _bm25s() -> ModuleType:
+    """bm25s, imported when an index is built (searching never needs it)."""
+    import bm25s
+
+    # it sets its own logger to DEBUG on import ("Building index from IDs" on every build)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 def _term_maxima(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:

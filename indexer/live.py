@@ -14,12 +14,14 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from indexer.embed import Embedder, load_embedder
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir, IndexNotFound
+
+if TYPE_CHECKING:
+    from indexer.embed import Embedder
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,8 @@ class LiveIndex:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
+            from indexer.embed import load_embedder  # not needed by keyword searches
+
             self._embedder = load_embedder(self.settings)
         return self._embedder
 

@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexer import dedup
 from indexer.dense import DenseIndex
-from indexer.embed import Embedder
 from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
@@ -37,6 +37,9 @@ from indexer.schemas import (
 )
 from indexer.settings import Settings
 from indexer.store import Store, StoredPassage
+
+if TYPE_CHECKING:
+    from indexer.embed import Embedder
 
 
 class QueryError(ValueError):
@@ -77,7 +80,7 @@ class Searcher:
         self._embedder: Embedder | None = None
         self._load_embedder = embedder if callable(embedder) else lambda: embedder
         self._embedder_lock = threading.Lock()
-        if isinstance(embedder, Embedder):
+        if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
         self.store = Store(version_dir / "store.sqlite")
         self.dense = DenseIndex.load(version_dir)

@@ -14,9 +14,12 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from corpus.document import Document
 from indexer.passage import Passage
+
+if TYPE_CHECKING:
+    from corpus.document import Document  # the searcher reads stores without the readers
 
 SCHEMA = """
 CREATE TABLE documents (
