@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,16 @@ def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JS
     )
 
 
+def _methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (GET and POST /search are two routes)."""
+    found: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match != Match.NONE:
+            found |= set(getattr(route, "methods", None) or ())
+    return sorted(found)
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that give every error the :class:`ErrorResponse` shape."""
 
@@ -73,8 +84,11 @@ def install(app: FastAPI) -> None:
         return JSONResponse(status_code=422, content=body.model_dump())
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = ", ".join(_methods(request))
+        return error(exc.status_code, str(exc.detail), headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -483,7 +483,7 @@ def serve(
     """
     import uvicorn
 
-    from api.main import create_app
+    from api.main import create_app, server_options
 
     settings = _settings(index_dir)
     settings = settings.model_copy(
@@ -501,11 +501,14 @@ def serve(
         ) from None
     with _user_errors(settings):
         _load_model(settings)
+    console.print(
+        f"starting on http://{settings.host}:{settings.port} (index {settings.index_dir}); "
+        "it says ready once the model and the index are warm"
+    )
     uvicorn.run(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
         log_level="info" if _verbose else "warning",
+        **server_options(settings),
     )
 
 

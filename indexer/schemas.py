@@ -6,7 +6,7 @@ error the user sees, never a silently unfiltered search.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
@@ -15,7 +15,6 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
-    model_validator,
 )
 
 Mode = Literal["hybrid", "dense", "keyword"]
@@ -35,9 +34,12 @@ def _text(value: str) -> str:
     return value
 
 
-def _no_bool(value: object) -> object:
+def _whole(value: object) -> object:
+    """An integer field takes whole numbers: 2019 or 2019.0 (as JSON Schema's integer), not true."""
     if isinstance(value, bool):
-        raise ValueError("a year is a number, not true/false")
+        raise ValueError("expected a whole number, not true/false")
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
@@ -47,12 +49,14 @@ def _query(value: str) -> str:
     return value
 
 
+#: Text: valid Unicode (no lone surrogates) without NUL characters.
 Text = Annotated[str, AfterValidator(_text)]
-Year = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=9999)]
+Year = Annotated[int, Field(ge=1, le=9999), BeforeValidator(_whole)]
 Date = Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
 Query = Annotated[
     str,
     # the schema says "some non-space character"; _query says it in words
+    # the schema says "holds a non-space character"; _query says it in words
     Field(max_length=MAX_QUERY_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
     AfterValidator(_text),
     AfterValidator(_query),
@@ -87,36 +91,43 @@ class Filters(BaseModel):
 
 
 class _Ranking(BaseModel):
-    """What to rank and which page of it: shared by the POST body and the flat GET/CLI form."""
+    """What to rank and which page of it: shared by the POST body and the flat GET/CLI form.
+
+    A query ranks at most MAX_HITS passages, so a page that reaches past them
+    holds what is left (``offset`` < MAX_HITS bounds the cost of any request).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     q: Query = Field(..., description="The query: keywords, a question or a paraphrase.")
-    k: int = Field(10, ge=1, le=MAX_K, description="Hits per page.")
-    offset: int = Field(
-        0, ge=0, lt=MAX_HITS, description=f"Hits to skip (paging); offset + k <= {MAX_HITS}."
+    k: Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(_whole)] = Field(
+        10, description="Hits per page."
+    )
+    offset: Annotated[int, Field(ge=0, lt=MAX_HITS), BeforeValidator(_whole)] = Field(
+        0, description=f"Hits to skip (paging); a query ranks at most {MAX_HITS} hits."
     )
     mode: Mode = Field("hybrid", description="hybrid (default), dense (semantic) or keyword.")
     min_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Drop hits scoring below this (scores are in [0, 1])."
     )
-    context: int = Field(0, ge=0, le=3, description="Neighbouring passages to return per side.")
-    collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
+    context: Annotated[int, Field(ge=0, le=3), BeforeValidator(_whole)] = Field(
+        0, description="Neighbouring passages to return per side."
+    )
 
-    @model_validator(mode="after")
-    def _within_the_ranking(self) -> Self:
-        if self.offset + self.k > MAX_HITS:
-            raise ValueError(
-                f"offset + k = {self.offset + self.k} goes past the {MAX_HITS} best hits a query "
-                "ranks; narrow the query or add filters to see other passages"
-            )
-        return self
+
+class BodyFilters(Filters):
+    """Filters in a JSON body: JSON has types, so "2019" or true for a year is refused."""
+
+    model_config = ConfigDict(strict=True)
 
 
 class SearchRequest(_Ranking):
-    """One search, as the API's POST body."""
+    """One search, as the API's POST body (strict: JSON types must match the schema)."""
 
-    filters: Filters = Field(default_factory=Filters)
+    model_config = ConfigDict(strict=True)
+
+    filters: BodyFilters = Field(default_factory=BodyFilters)
+    collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
 
 
 class SearchParams(Filters, _Ranking):
@@ -126,10 +137,12 @@ class SearchParams(Filters, _Ranking):
     GET and the CLI build requests the same way.
     """
 
+    collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
+
     def to_request(self) -> SearchRequest:
         flat = self.model_dump()
         filters = {name: flat.pop(name) for name in Filters.model_fields}
-        return SearchRequest(filters=Filters(**filters), **flat)
+        return SearchRequest(filters=BodyFilters(**filters), **flat)
 
 
 class DocumentInfo(BaseModel):

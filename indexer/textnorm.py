@@ -46,7 +46,10 @@ class _CharTable(dict[int, str]):
 
     def __missing__(self, cp: int) -> str:
         ch = chr(cp)
-        out = "" if ch in ZERO_WIDTH else unicodedata.normalize("NFKC", ch).lower()
+        if 0xD800 <= cp <= 0xDFFF:  # a lone surrogate (lenient decoding): OpenCC cannot take it
+            out = "\ufffd"
+        else:
+            out = "" if ch in ZERO_WIDTH else unicodedata.normalize("NFKC", ch).lower()
         if len(out) != 1:
             self.irregular.add(ch)
         self[cp] = out
@@ -87,6 +90,7 @@ _HALF_WIDTH = {
     for cp in range(r[0], r[1] + 1)
 }
 _HALF_WIDTH |= {0x3000: " ", **{ord(z): None for z in ZERO_WIDTH}}
+_HALF_WIDTH |= dict.fromkeys(range(0xD800, 0xE000), "\ufffd")  # lone surrogates: see _CharTable
 
 
 def fold_script(text: str) -> str:

@@ -95,23 +95,29 @@ def _free_port() -> int:
 
 
 class LiveServer:
-    """``govspeech serve``'s app in a real uvicorn server on a loopback port."""
+    """``govspeech serve``'s app in a real uvicorn server on a loopback port.
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
-        from api.main import create_app
+    Entering waits until the server listens and, with ``ready``, until its
+    warm-up is over (``/health`` is no longer ``starting``).
+    """
+
+    def __init__(self, settings: Settings, embedder: Embedder | None, ready: bool = True) -> None:
+        from api.main import create_app, server_options
 
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            create_app(settings, embedder), host="127.0.0.1", port=self.port, log_level="warning"
-        )
-        self._server = uvicorn.Server(config)
+        self.app = create_app(settings, embedder)
+        options = {**server_options(settings), "host": "127.0.0.1", "port": self.port}
+        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", **options))
         self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._ready = ready
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
+        deadline = time.monotonic() + 60
+        while not self._server.started or (
+            self._ready and httpx.get(f"{self.url}/health").json()["status"] == "starting"
+        ):
             if time.monotonic() > deadline:
                 raise RuntimeError("test server did not start")
             time.sleep(0.05)

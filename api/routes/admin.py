@@ -36,8 +36,9 @@ def require_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     scheme, _, token = authorization.partition(" ")
-    # bytes: compare_digest refuses non-ASCII str, and headers may carry any byte
-    given = token.strip().encode("utf-8", "surrogateescape")
+    # bytes: compare_digest refuses non-ASCII str; headers arrive decoded as latin-1,
+    # so encoding back gives the bytes sent (a UTF-8 token compares as its UTF-8 bytes)
+    given = token.strip().encode("latin-1")
     expected = settings.admin_token.encode("utf-8")
     if scheme.lower() != "bearer" or not hmac.compare_digest(given, expected):
         raise HTTPException(status_code=403, detail="wrong admin token")
