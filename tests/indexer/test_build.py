@@ -90,15 +90,21 @@ def test_rollback_serves_the_previous_version(
     assert index_dir.current_name() == first.version
 
 
+def _three_edited_versions(folder: Path, settings: Settings, embedder: Embedder) -> list[str]:
+    """Edit the speech and re-index, three times (an unchanged run writes no version)."""
+    speech = folder / SPEECH
+    names = []
+    for edit in ("一", "二", "三"):
+        speech.write_text(speech.read_text(encoding="utf-8") + f"\n补充说明第{edit}条。\n")
+        names.append(build_index([folder], settings, embedder=embedder).version)
+    return names
+
+
 def test_old_versions_are_pruned_to_the_configured_number(
     speech_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
     settings = settings.model_copy(update={"keep_versions": 1})
-    speech = speech_dir / SPEECH
-    names = []
-    for edit in ("一", "二", "三"):
-        speech.write_text(speech.read_text(encoding="utf-8") + f"\n补充说明第{edit}条。\n")
-        names.append(build_index([speech_dir], settings, embedder=embedder).version)
+    names = _three_edited_versions(speech_dir, settings, embedder)
     index_dir = IndexDir(settings.index_dir)
     assert index_dir.versions() == names[1:]
     # the cache keeps only what the kept versions use: the first edit's window is gone
@@ -186,11 +192,7 @@ def test_search_answers_from_the_built_version(
 def test_a_crash_while_pruning_leaves_no_half_version_and_rollback_skips_damage(
     tmp_path: Path, speech_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
-    speech = speech_dir / SPEECH
-    names = []
-    for edit in ("一", "二", "三"):
-        speech.write_text(speech.read_text(encoding="utf-8") + f"\n补充说明第{edit}条。\n")
-        names.append(build_index([speech_dir], settings, embedder=embedder).version)
+    names = _three_edited_versions(speech_dir, settings, embedder)
     index_dir = IndexDir(settings.index_dir)
     # a prune killed mid-delete: the version was renamed aside first, so it no longer lists
     half = index_dir.versions_dir / f".deleting-{names[0]}"
