@@ -69,19 +69,19 @@ def _user_errors(settings: Settings) -> Iterator[None]:
     """Turn what a user can fix (bad path, no index, wrong model, busy lock) into one line."""
     from indexer.build import BuildError
     from indexer.embed import EmbedderLoadError
+    from indexer.live import IndexUnavailable
     from indexer.manifest import ManifestError
     from indexer.search import ModelMismatch, QueryError
-    from indexer.versions import IndexLocked, IndexNotFound, RollbackError
+    from indexer.versions import IndexDir, IndexLocked, IndexNotFound, RollbackError
 
     try:
         yield
+    except IndexUnavailable as e:
+        if IndexDir(settings.index_dir).current_name() is not None:
+            raise _fail(str(e)) from None
+        raise _no_index(settings) from None
     except IndexNotFound:
-        where = settings.index_dir
-        raise _fail(
-            f"no index in {where}"
-            + ("" if where.is_absolute() else f" (relative to this folder: {where.resolve()})")
-            + ": build one with `govspeech index PATH...`, or point --index-dir at one"
-        ) from None
+        raise _no_index(settings) from None
     except (
         QueryError,
         ModelMismatch,
@@ -97,6 +97,15 @@ def _user_errors(settings: Settings) -> Iterator[None]:
         raise _fail(f"permission denied: {e.filename}; check who owns it", code=77) from None
     except OSError as e:
         raise _fail(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "), code=74) from None
+
+
+def _no_index(settings: Settings) -> typer.Exit:
+    where = settings.index_dir
+    return _fail(
+        f"no index in {where}"
+        + ("" if where.is_absolute() else f" (relative to this folder: {where.resolve()})")
+        + ": build one with `govspeech index PATH...`, or point --index-dir at one"
+    )
 
 
 def _log_to_console(detail: bool) -> None:

@@ -52,7 +52,10 @@ def test_bad_input_is_a_clear_error(index_settings: Settings, tmp_path: Path) ->
     empty = runner.invoke(app, ["search", " ", "--index-dir", str(index_settings.index_dir)])
     assert empty.exit_code == 1 and "empty" in empty.output
     no_index = runner.invoke(app, ["search", "成果转化", "--index-dir", str(tmp_path / "none")])
-    assert no_index.exit_code == 1 and "govspeech index" in no_index.output
+    assert no_index.exit_code == 1
+    assert isinstance(no_index.exception, SystemExit | None), "a message, not a traceback"
+    assert f"no index in {tmp_path / 'none'}" in no_index.output
+    assert "govspeech index" in no_index.output
     missing = runner.invoke(app, ["index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path)])
     assert missing.exit_code == 1 and "no such file or folder" in missing.output
 
