@@ -16,7 +16,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -33,6 +33,9 @@ from rich.progress import (
 from rich.text import Text
 
 from indexer.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from indexer.embed import Embedder
 
 app = typer.Typer(
     help="Search Chinese government speeches and reports by paragraph.",
@@ -132,7 +135,7 @@ def _log_to_console(detail: bool) -> None:
     logging.getLogger("indexer.embed").setLevel(logging.INFO)
 
 
-def _load_model(settings: Settings) -> object:
+def _load_model(settings: Settings) -> Embedder:
     """The embedding model, saying so when its one-time preparation is about to run."""
     from indexer.embed import load_embedder, pending_setup
 

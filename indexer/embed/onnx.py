@@ -167,8 +167,7 @@ def export_dir(cache_dir: Path, name: str) -> Path:
 
 def export_recorded(folder: Path, source: str, precision: Precision) -> bool:
     """Whether ``folder`` records an export of ``source`` (not yet checked: see :func:`open_export`)."""
-    info = _read_info(folder / _INFO_FILES[precision])
-    return info is not None and info.source == source and info.version == EXPORT_VERSION
+    return _recorded(folder, source, precision) is not None
 
 
 def open_export(folder: Path, source: str, precision: Precision) -> OnnxEncoder | None:
@@ -177,10 +176,15 @@ def open_export(folder: Path, source: str, precision: Precision) -> OnnxEncoder 
     The graph must reproduce the torch vectors recorded when it was made, so a
     truncated, stale or foreign file is never used.
     """
-    if not export_recorded(folder, source, precision):
-        return None
-    info = _read_info(folder / _INFO_FILES[precision])
+    info = _recorded(folder, source, precision)
     return None if info is None else _agreeing(folder, info)
+
+
+def _recorded(folder: Path, source: str, precision: Precision) -> ExportInfo | None:
+    info = _read_info(folder / _INFO_FILES[precision])
+    if info is None or info.source != source or info.version != EXPORT_VERSION:
+        return None
+    return info
 
 
 def make_export(

@@ -189,7 +189,7 @@ def test_an_index_that_cannot_be_loaded_is_503_with_the_reason(
         assert live._retry_at == retry_at, "no reload on every request: it waits for its back-off"
 
 
-def test_schemathesis_finds_no_failure(server: LiveServer) -> None:
+def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> None:
     """Every operation, every check, against the running service: the spec is the truth."""
     done = subprocess.run(
         [
@@ -213,6 +213,7 @@ def test_schemathesis_finds_no_failure(server: LiveServer) -> None:
         text=True,
         timeout=240,
         check=False,
+        cwd=tmp_path,  # its example cache (.schemathesis/) stays out of the checkout
     )
     tail = done.stdout[-3000:]
     assert done.returncode == 0, tail
