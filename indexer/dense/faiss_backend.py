@@ -32,10 +32,6 @@ EXACT_WINDOWS = 20_000
 #: Training sample per IVF cluster (FAISS warns below 39).
 TRAIN_PER_LIST = 64
 _ADD_CHUNK = 65_536
-# A query is one vector: FAISS's OpenMP team only adds barrier waits (flat search of
-# 32 k windows: 6.2 ms on one thread, 17-24 ms on two while another process ran), and
-# concurrent queries already use every core through the service's request threads.
-# OpenMP keeps the thread count per calling thread, so each search sets it.
 
 Kind = Literal["flat", "ivf", "hnsw"]
 
@@ -139,7 +135,11 @@ class FaissBackend:
     def _run(
         self, q: np.ndarray, fetch: int, selector: faiss.IDSelector | None, exhaustive: bool
     ) -> tuple[np.ndarray, np.ndarray]:
-        faiss.omp_set_num_threads(1)  # per calling thread; see ``SEARCH_THREADS``
+        # A query is one vector: FAISS's OpenMP team only adds barrier waits (flat search
+        # of 32 k windows: 6.2 ms on one thread, 17-24 ms on two while another process
+        # ran), and concurrent queries use every core through the request threads.
+        # OpenMP keeps the thread count per calling thread, so each search sets it.
+        faiss.omp_set_num_threads(1)
         index = self._index
         if self._kind == "ivf":
             nprobe = index.nlist if exhaustive else index.nprobe

