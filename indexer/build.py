@@ -433,15 +433,22 @@ def _embed(
     model = model_key(embedder.fingerprint())
     try:
         found = {} if reembed else cache.get_many(model, keys, embedder.dim)
-        # longest first across the whole run, so every batch pads little (as one big encode would)
-        missing = sorted(
-            {k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items(),
-            key=lambda kv: -len(kv[1]),
-        )
+        # In corpus order: each flush sorts its own windows by length (``encode_passages``),
+        # so batches still pad little, while the rate and ETA stay steady (sorted over the
+        # whole run, the longest windows came first and the laws build started at a third
+        # of its rate) and an interrupted run has cached a prefix of the corpus.
+        missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
         stale = {int(r) for r, k in zip(owner, keys, strict=True) if k not in found}
         report.embedded = len(stale)
         report.reused = len(rows) - len(stale)
         report.vectors_embedded = len(missing)
+        if missing and found:
+            log.info(
+                "%s: %s of %s windows already embedded",
+                "resuming" if index_dir.current_name() is None else "cache",
+                f"{len(keys) - len(missing):,}",
+                f"{len(keys):,}",
+            )
         progress.stage("embedding passages", len(missing), "windows")
         t0 = time.perf_counter()
         if missing:

@@ -487,4 +487,3 @@ def _session(path: Path) -> onnxruntime.InferenceSession:
     # the cores FAISS and the rest of the search need next.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer.build import BuildError, build_index
@@ -252,3 +253,39 @@ def test_a_full_disk_is_one_line_and_leaves_nothing_half_written(
         assert not list(index_dir.versions_dir.glob(".partial-*")), "the partial version is gone"
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_an_interrupted_build_resumes_from_the_cache_and_says_so(
+    tmp_path: Path,
+    slice_dir: Path,
+    index_settings: Settings,
+    embedder: Embedder,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A run that embedded part of the corpus and died leaves its vectors in the cache only."""
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copy(next(slice_dir.glob("*.csv")), part)
+    settings = Settings(index_dir=tmp_path / "index")
+    build_index([part], settings, embedder=embedder)
+    index = IndexDir(settings.index_dir)
+    shutil.rmtree(index.versions_dir)  # the kill came before any version was published
+    index.current_file.unlink()
+    with caplog.at_level("INFO", logger="indexer.build"):
+        report = build_index([slice_dir], settings, embedder=embedder)
+    embedded = report.vectors_embedded
+    assert any(
+        m.startswith("resuming: ") and "windows already embedded" in m for m in caplog.messages
+    )
+    assert 0 < embedded < Manifest.load(index.current_path()).windows
+    # the same index as one uninterrupted build: same passages, same vectors
+    fresh, resumed = (
+        Searcher(IndexDir(s.index_dir).current_path(), embedder, s)
+        for s in (index_settings, settings)
+    )
+    assert list(fresh.store.passage_texts()) == list(resumed.store.passage_texts())
+    rows = np.arange(len(fresh.dense))
+    q = embedder.encode_queries(["科技创新 人才"])
+    assert np.allclose(
+        fresh.dense.similarity(q, rows), resumed.dense.similarity(q, rows), atol=1e-5
+    )
