@@ -35,8 +35,6 @@ from indexer.versions import IndexDir
 pytestmark = pytest.mark.integration  # vectors of a real index
 
 BACKENDS = ["flat", "hnsw", "ivf-sq8", "ivf-pq", "faiss:IVF16,Flat;nprobe=4"]
-#: Largest cosine error of a best-window score, by backend (flat storage is exact).
-TOLERANCE = {"ivf-sq8": 0.01, "ivf-pq": 0.06}
 #: Least recall@10 against exact on this small slice (trained on ~2,400 vectors; the
 #: benchmark measures it at scale).
 RECALL = {"ivf-sq8": 0.8, "ivf-pq": 0.5, "IVF16,Flat": 0.8}
@@ -97,7 +95,7 @@ def test_scores_are_best_window_cosines(
     want = np.stack(
         [exact(windows, q)[1][np.argsort(exact(windows, q)[0])][rows] for q in queries], 1
     )
-    assert np.abs(got - want).max() <= TOLERANCE.get(_name(backend), 1e-5)
+    assert np.abs(got - want).max() <= 1e-5
     hit_rows, hit_scores = backend.search(queries[0], 5)
     assert np.allclose(backend.similarity(queries[:1], hit_rows)[:, 0], hit_scores, atol=1e-5)
 
@@ -113,14 +111,13 @@ def test_filters_return_the_best_inside_or_all_there_are(
     """Also with the ANN walk forced first (0): a tight filter then makes it run out."""
     monkeypatch.setattr(faiss_backend, "EXACT_WINDOWS", exhaustive_below)
     n = len(backend)
-    tolerance = TOLERANCE.get(_name(backend), 1e-5)
     for mask in (np.arange(n) % 7 == 0, np.arange(n) < 12):
         for q in queries:
             rows, scores = backend.search(q, 10, mask)
             assert len(rows) == min(10, int(mask.sum())) and mask[rows].all()
             _, truth = exact(windows, q, mask)
             if backend.spec.index == "Flat" or exhaustive_below:
-                assert np.allclose(scores, truth[: len(rows)], atol=tolerance)
+                assert np.allclose(scores, truth[: len(rows)], atol=1e-5)
     one = np.zeros(n, bool)
     one[n // 2] = True
     rows, _ = backend.search(queries[0], 10, one)
