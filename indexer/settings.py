@@ -81,7 +81,7 @@ class Settings(BaseSettings):
     dense_backend: str = Field(
         "auto",
         description="How window vectors are searched: auto (exact up to 60,000 windows, IVF over "
-        "8-bit codes with exact rescoring above), flat, hnsw, hnsw-sq8, ivf-sq8, ivf-pq, or "
+        "product codes with exact rescoring above), flat, hnsw, hnsw-sq8, ivf-sq8, ivf-pq, or "
         "faiss:<index factory string>[;nprobe=N|efSearch=N]. Read when an index is built; "
         "a version is always searched with the backend that built it.",
     )

@@ -142,7 +142,7 @@ def test_save_and_load_give_the_same_answers(
 def test_auto_is_exact_for_small_indexes_and_compressed_for_large() -> None:
     assert resolve("auto", 30_000) == BackendSpec("faiss", "Flat")
     large = resolve("auto", 4_000_000)
-    assert large.index.startswith("IVF") and large.index.endswith("SQ8")
+    assert large.index.startswith("IVF") and large.index.endswith(",PQ96")
     assert 0 < large.search["nprobe"] < int(large.index[3:].split(",")[0])
     assert resolve("faiss:HNSW16,Flat;efSearch=64", 10) == BackendSpec(
         "faiss", "HNSW16,Flat", {"efSearch": 64}
