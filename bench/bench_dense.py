@@ -4,12 +4,13 @@ On a built index (its dense backend must be flat, so the vectors read back are
 exact): for each backend, build seconds, bytes per window, recall@10 of
 passages against exact search (unfiltered and inside filters) and search
 latency p50/p95 (top-100 as hybrid nominates, plus best-window scores of 200
-rows as hybrid rescores). ``--sweep`` tries several nprobe/efSearch values.
+rows as hybrid rescores). ``--sweep`` adds IVF-SQ8 at several nprobe values.
 ``--scale`` then tiles the real vectors with small noise to N windows (two per
 passage), streamed through a memory-mapped file, and measures the backend
 ``auto`` picks there, and exact search where it fits in memory.
 
-    .venv/bin/python bench/bench_dense.py /tmp/laws [--sweep] [--scale 1000000,4000000]
+    .venv/bin/python bench/bench_dense.py /tmp/laws [--backends "flat ivf-pq"] [--sweep]
+        [--scale 1000000,4000000]
 """
 
 from __future__ import annotations
