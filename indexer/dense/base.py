@@ -98,6 +98,7 @@ class Windows:
         passages = int(self.owner[-1]) + 1 if self.owner.size else 0
         # windows of passage r: starts[r] .. starts[r + 1]
         self.starts = np.searchsorted(self.owner, np.arange(passages + 1))
+        self.counts = np.diff(self.starts)
 
     @property
     def passages(self) -> int:
@@ -107,10 +108,13 @@ class Windows:
     def per_passage(self) -> float:
         return max(1.0, self.owner.size / max(self.passages, 1))
 
+    def mask(self, passages: np.ndarray) -> np.ndarray:
+        """The windows of the passages a boolean passage mask keeps."""
+        return np.repeat(passages, self.counts)
+
     def of(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Window ids of passages ``rows`` and where each passage's run of windows starts."""
-        lo, hi = self.starts[rows], self.starts[rows + 1]
-        counts = hi - lo
+        lo, counts = self.starts[rows], self.counts[rows]
         offsets = np.r_[0, np.cumsum(counts)[:-1]].astype(np.int64)
         ids = np.repeat(lo - offsets, counts) + np.arange(int(counts.sum()))
         return ids.astype(np.int64), offsets

@@ -115,11 +115,10 @@ class FaissBackend:
     def load(cls, directory: Path, spec: BackendSpec) -> Self:
         index = faiss.read_index(str(directory / FILE_NAME))
         path = directory / VECTORS_FILE
-        vectors = np.load(path, mmap_mode="r") if path.is_file() else None
-        backend = cls(index, np.load(directory / OWNER_FILE), spec, vectors)
-        if not _exact_storage(index) and vectors is None:
+        if not path.is_file() and not _exact_storage(index):
             raise UnknownBackend(f"{directory} holds {spec.index} codes but not {VECTORS_FILE}")
-        return backend
+        vectors = np.load(path, mmap_mode="r") if path.is_file() else None
+        return cls(index, np.load(directory / OWNER_FILE), spec, vectors)
 
     def save(self, directory: Path) -> None:
         faiss.write_index(self._index, str(directory / FILE_NAME))
@@ -145,7 +144,7 @@ class FaissBackend:
         windows = self._windows
         selector, bitmap, allowed, want = None, None, n, min(k, windows.passages)
         if mask is not None:
-            window_mask = np.repeat(mask, np.diff(windows.starts))
+            window_mask = windows.mask(mask)
             allowed = int(window_mask.sum())
             want = min(k, int(mask.sum()))
             # ``bitmap`` must outlive the search: FAISS keeps only a raw pointer.
