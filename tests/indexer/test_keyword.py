@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.keyword import STOP_WORDS, KeywordIndex, tokenize
+from indexer.keyword import FEEDBACK_MAX_SHARE, STOP_WORDS, KeywordIndex, tokenize
 from indexer.textnorm import normalize_for_match
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -257,8 +257,14 @@ def test_feedback_terms_name_what_a_paraphrase_describes(
     for term in feedback:
         assert _containing(rows, term).sum() >= 2, f"{term} can find more than its own passage"
         assert re.fullmatch(r"[\u4e00-\u9fff]{2,}", term), f"{term!r}: words, not numbers"
+        assert not re.match("第?[一二三四五六七八九十百千万亿两几多]", term), f"{term!r} is a count"
+        assert (index.scores(term) > 0).mean() <= FEEDBACK_MAX_SHARE, f"{term} is too common"
     assert "2007" in normalize_for_match("".join(best)), "the passages do hold numbers"
     assert index.feedback_terms(best, query, n_terms=10, weight=0.0) == {}
+    # passages full of counts and everyday words feed back neither
+    generic = ["一次会议一次检查，企业发展企业改革", "第一个一次企业中心企业中心"]
+    assert (index.scores("企业") > 0).mean() > FEEDBACK_MAX_SHARE, "企业 is common here"
+    assert not set(index.feedback_terms(generic, "会议", 10, 0.5)) & {"一次", "第一个", "企业"}
     assert index.feedback_terms([], query, n_terms=10, weight=0.5) == {}
 
 
