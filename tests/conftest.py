@@ -88,6 +88,15 @@ def index_settings(
     return settings
 
 
+def seeded_index(index: Path, index_settings: Settings, **overrides: object) -> Settings:
+    """Settings for a new index at ``index`` whose embedding cache already holds the session
+    index's vectors, so building any part of the slice there embeds nothing: tests that
+    count what a *re*-index embeds, or that only need an index, do not pay for the model."""
+    index.mkdir(parents=True)
+    shutil.copy(index_settings.index_dir / "embeddings.sqlite", index)
+    return Settings(index_dir=index, **overrides)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -20,7 +20,7 @@ from indexer.schemas import SearchRequest
 from indexer.search import ModelMismatch, Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir, IndexLocked, RollbackError
-from tests.conftest import CORPUS, ROOT, require_corpus
+from tests.conftest import CORPUS, ROOT, require_corpus, seeded_index
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
 
@@ -263,11 +263,11 @@ def test_an_interrupted_build_resumes_from_the_cache_and_says_so(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A run that embedded part of the corpus and died leaves its vectors in the cache only."""
-    part = tmp_path / "part"
-    part.mkdir()
-    shutil.copy(next(slice_dir.glob("*.csv")), part)
-    settings = Settings(index_dir=tmp_path / "index")
-    build_index([part], settings, embedder=embedder)
+    part = tmp_path / "part"  # all but the scraped speech, the one document left to embed
+    shutil.copytree(slice_dir, part, ignore=shutil.ignore_patterns("*.txt"))
+    settings = seeded_index(tmp_path / "index", index_settings)
+    # the build drops the cached vectors its version does not use: the speech's
+    assert build_index([part], settings, embedder=embedder).vectors_embedded == 0
     index = IndexDir(settings.index_dir)
     shutil.rmtree(index.versions_dir)  # the kill came before any version was published
     index.current_file.unlink()

@@ -31,6 +31,7 @@ from indexer.schemas import Filters, SearchRequest
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir
+from tests.conftest import seeded_index
 
 pytestmark = pytest.mark.integration  # vectors of a real index
 
@@ -167,15 +168,16 @@ def test_unknown_backends_are_clear_errors(windows: tuple[np.ndarray, np.ndarray
 
 
 def test_an_index_is_searched_with_the_backend_that_built_it(
-    tmp_path: Path, slice_dir: Path, embedder: Embedder
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
 ) -> None:
-    built = Settings(index_dir=tmp_path, dense_backend="ivf-sq8")
+    index = tmp_path / "index"
+    built = seeded_index(index, index_settings, dense_backend="ivf-sq8")
     build_index([slice_dir], built, embedder=embedder)
-    manifest = IndexDir(tmp_path).current_manifest()
+    manifest = IndexDir(index).current_manifest()
     assert manifest is not None and manifest.dense["index"].endswith(",SQ8")
     # served with other settings: the manifest, not the settings, says how to read it
-    version = IndexDir(tmp_path).current_path()
-    searcher = Searcher(version, embedder, Settings(index_dir=tmp_path, dense_backend="flat"))
+    version = IndexDir(index).current_path()
+    searcher = Searcher(version, embedder, Settings(index_dir=index, dense_backend="flat"))
     hits = searcher.search(
         SearchRequest(q="科技创新", mode="dense", k=5, filters=Filters(region="浙江省"))
     ).hits
@@ -185,7 +187,7 @@ def test_an_index_is_searched_with_the_backend_that_built_it(
         None, built.model_copy(update={"dense_backend": "flat"}), embedder=embedder
     )
     assert not report.no_change and report.vectors_embedded == 0
-    assert Manifest.load(IndexDir(tmp_path).current_path()).dense["index"] == "Flat"
+    assert Manifest.load(IndexDir(index).current_path()).dense["index"] == "Flat"
 
 
 def _name(backend: DenseBackend) -> str:

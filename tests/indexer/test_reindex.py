@@ -33,6 +33,7 @@ from tests.conftest import (
     provincial_csv,
     provincial_text,
     require_corpus,
+    seeded_index,
 )
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
@@ -52,13 +53,9 @@ def folder(tmp_path: Path) -> Path:
 
 @pytest.fixture()
 def settings(tmp_path: Path, index_settings: Settings) -> Settings:
-    """A new index whose embedding cache already holds the session index's vectors (the
-    slice includes these reports), so a first build embeds nothing: tests count what the
-    *re*-index embeds, and --full (the killed runs) ignores the cache anyway."""
-    index = tmp_path / "index"
-    index.mkdir()
-    shutil.copy(index_settings.index_dir / "embeddings.sqlite", index)
-    return Settings(index_dir=index)
+    """The slice includes these reports, so a first build here embeds nothing; --full (the
+    killed runs) ignores the cache anyway."""
+    return seeded_index(tmp_path / "index", index_settings)
 
 
 def _searcher(settings: Settings, embedder: Embedder) -> Searcher:
@@ -185,7 +182,12 @@ def test_killed_run_leaves_the_served_version_and_the_next_run_completes(
     res = _searcher(settings, embedder).search(SearchRequest(q="科技创新", k=3))
     assert res.version == served and res.hits
 
-    report = build_index([folder], settings, embedder=embedder, full=True)
+    # an edit, so the next run has something to publish without re-embedding everything
+    _rewrite_csv(
+        folder / provincial_csv("浙江省").name,
+        lambda text: text.replace("。", "。补充：完善中试平台。", 1),
+    )
+    report = build_index([folder], settings, embedder=embedder)
     assert index_dir.current_name() == report.version != served
     assert not list(index_dir.versions_dir.glob(".partial-*"))
 
