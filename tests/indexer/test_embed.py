@@ -292,7 +292,13 @@ def test_normaliser_equals_the_c_map_for_every_code_point(
     norm_map = read_e5_file(source_file()).norm_map
     chars = [chr(cp) for cp in range(1, 0x110000) if not 0xD800 <= cp < 0xE000]
     # NUL separates the code points: nothing maps to or from it, nothing composes with it.
-    got = tokenizer.backend_tokenizer.normalizer.normalize_str("\0".join(chars)).split("\0")
+    # In slices: one 1.1 M-character string takes the normaliser 17 s, slices of 8 k take 2.
+    normalize = tokenizer.backend_tokenizer.normalizer.normalize_str
+    got = [
+        out
+        for i in range(0, len(chars), 8192)
+        for out in normalize("\0".join(chars[i : i + 8192])).split("\0")
+    ]
     want = [norm_map.get(ord(c), c) for c in chars]
     wrong = [f"U+{ord(c):04X}" for c, g, w in zip(chars, got, want, strict=True) if g != w]
     assert not wrong, wrong[:20]
