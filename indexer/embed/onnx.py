@@ -32,7 +32,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterator
@@ -43,6 +42,9 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 from tokenizers import Tokenizer
+
+from indexer.embed.files import atomic_write
+from indexer.embed.tokens import FULL_FILE, ExportTokenizer, make_small
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -65,7 +67,6 @@ Precision = Literal["float32", "int8"]
 #: 0.988 on average over 640 report windows), a broken graph far more.
 MIN_AGREEMENT: dict[Precision, float] = {"float32": 0.9999, "int8": 0.95}
 _POOLINGS = ("mean", "cls")
-TOKENIZER_FILE = "tokenizer.json"
 _GRAPH_FILES: dict[Precision, str] = {"float32": "model.onnx", "int8": "model.int8.onnx"}
 _INFO_FILES: dict[Precision, str] = {"float32": "model.json", "int8": "model.int8.json"}
 
@@ -92,7 +93,7 @@ class OnnxEncoder:
     """
 
     def __init__(
-        self, session: onnxruntime.InferenceSession, tokenizer: Tokenizer, info: ExportInfo
+        self, session: onnxruntime.InferenceSession, tokenizer: ExportTokenizer, info: ExportInfo
     ) -> None:
         self.info = info
         self.precision: Precision = info.precision
@@ -120,11 +121,8 @@ class OnnxEncoder:
         return np.vstack(list(_pool().map(self._run, parts)))
 
     def _run(self, texts: list[str]) -> np.ndarray:
-        encodings = self.tokenizer.encode_batch(texts)
-        feeds = {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-        }
+        ids, mask = self.tokenizer.encode(texts)
+        feeds = {"input_ids": ids, "attention_mask": mask}
         return np.asarray(self._session.run(None, feeds)[0], dtype=np.float32)
 
 
@@ -288,7 +286,7 @@ def export_step(model_path: str, name: str, folder: Path, source: str) -> int:
     if pooling is None or tokenizer is None:
         return _NOT_COVERED
     folder.mkdir(parents=True, exist_ok=True)
-    _atomic_write(folder / TOKENIZER_FILE, lambda tmp: Path(tmp).write_text(tokenizer.to_str()))
+    atomic_write(folder / FULL_FILE, lambda tmp: Path(tmp).write_text(tokenizer.to_str()))
     expected = np.asarray(
         model.encode(list(PROBES), normalize_embeddings=True, convert_to_numpy=True), np.float32
     )
@@ -301,6 +299,8 @@ def export_step(model_path: str, name: str, folder: Path, source: str) -> int:
         passage_prompt=passage_prompt,
         probes=expected.round(6).tolist(),
     )
+    with contextlib.suppress(ValueError):  # not a Unigram tokenizer: it always loads whole
+        make_small(folder, (query_prompt or "", passage_prompt or ""))
     return 0 if _made(folder, info, lambda tmp: _export(model, pooling, tmp)) else 1
 
 
@@ -321,7 +321,7 @@ def _made(folder: Path, info: ExportInfo, make: Callable[[str], object]) -> Onnx
     """Write the graph with ``make``, check it, then record ``info``: the info file comes last."""
     graph = folder / _GRAPH_FILES[info.precision]
     try:
-        _atomic_write(graph, make)
+        atomic_write(graph, make)
     except Exception as exc:  # exporter and quantiser gaps differ per architecture
         log.warning("Could not make %s (%s).", graph, exc)
         return None
@@ -330,7 +330,7 @@ def _made(folder: Path, info: ExportInfo, make: Callable[[str], object]) -> Onnx
         log.warning("%s does not reproduce the model.", graph)
         return None
     text = json.dumps(asdict(info))
-    _atomic_write(folder / _INFO_FILES[info.precision], lambda tmp: Path(tmp).write_text(text))
+    atomic_write(folder / _INFO_FILES[info.precision], lambda tmp: Path(tmp).write_text(text))
     return found
 
 
@@ -350,16 +350,23 @@ def _quantise(source: Path, target: str) -> None:
 
 
 def _agreeing(folder: Path, info: ExportInfo) -> OnnxEncoder | None:
-    """The encoder in ``folder`` if it gives the probes the recorded torch vectors."""
+    """The encoder in ``folder`` if it gives the probes the recorded torch vectors.
+
+    Only the probes the small tokenizer covers are run, so that opening an
+    export never loads the full vocabulary (see :mod:`indexer.embed.tokens`).
+    """
+    prompts = (info.query_prompt or "", info.passage_prompt or "")
     try:
-        tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        tokenizer = ExportTokenizer(folder, prompts)
         session = _session(folder / _GRAPH_FILES[info.precision])
         encoder = OnnxEncoder(session, tokenizer, info)
-        got = encoder(list(PROBES))
+        probes = [i for i, p in enumerate(PROBES) if tokenizer.covers(p)] or range(len(PROBES))
+        got = encoder([PROBES[i] for i in probes])
     except Exception as exc:  # a truncated or foreign file: export again
         log.info("Cannot load the ONNX model in %s (%s).", folder, exc)
         return None
-    agreement = float(np.min(np.sum(got * np.asarray(info.probes, np.float32), axis=1)))
+    expected = np.asarray(info.probes, np.float32)[list(probes)]
+    agreement = float(np.min(np.sum(got * expected, axis=1)))
     if agreement >= MIN_AGREEMENT[info.precision]:
         return encoder
     log.info("ONNX model in %s disagrees with the model (cosine %.5f).", folder, agreement)
@@ -447,19 +454,6 @@ def _export(model: SentenceTransformer, pooling: str, path: str) -> None:
             opset_version=17,
             dynamo=False,
         )
-
-
-def _atomic_write(path: Path, write: Callable[[str], object]) -> None:
-    """Let ``write`` fill a temporary file, then move it to ``path``: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -40,6 +40,7 @@ from indexer.embed.onnx import (
     open_export,
 )
 from indexer.embed.prompts import model_prompts
+from indexer.embed.tokens import ExportTokenizer
 from indexer.settings import DEFAULT_MODEL, Settings
 from indexer.textnorm import FOLD
 
@@ -426,6 +427,8 @@ def test_broken_onnx_export_is_replaced(
         "model.json",
         "model.onnx",
         "tokenizer.json",
+        "tokenizer.small.json",
+        "tokenizer.small.map.json",
     ], "no partial files left"
     source = model_identity(converted)
     assert open_export(export_folder, "another-model", "float32") is None, "export of another"
@@ -447,6 +450,36 @@ def test_export_tokenizer_gives_the_models_token_ids(
     )
     assert [e.ids for e in ours] == theirs["input_ids"]
     assert [e.attention_mask for e in ours] == theirs["attention_mask"]
+
+
+def test_small_tokenizer_gives_the_full_ones_ids_for_what_it_covers(
+    float32: Settings, export_folder: Path, paragraphs: list[str], tmp_path: Path
+) -> None:
+    """Every real paragraph, query and tricky text, with each prompt, both ways."""
+    copy = tmp_path / "export"
+    copy.mkdir()
+    shutil.copy(export_folder / "tokenizer.json", copy)  # the small copy is made on first open
+    tokens = ExportTokenizer(copy, ("query: ", "passage: "))
+    assert (copy / "tokenizer.small.json").stat().st_size < (
+        copy / "tokenizer.json"
+    ).stat().st_size / 5
+    full = Tokenizer.from_file(str(export_folder / "tokenizer.json"))
+    texts = [
+        f"{prompt}{t}"
+        for t in [*QUERIES, *TRICKY, *paragraphs]
+        for prompt in ("query: ", "passage: ")
+    ]
+    covered = [t for t in texts if tokens.covers(t)]
+    assert len(covered) > 0.9 * len(texts), "Chinese text is covered"
+    assert not tokens.covers("query: 2025年 GDP 增长目标") and not tokens.covers("query: Shanghai")
+    for text in texts:  # covered or not, the ids are the full tokenizer's
+        ids, mask = tokens.encode([text])
+        assert ids[0].tolist() == full.encode(text).ids, text
+        assert mask[0].tolist() == full.encode(text).attention_mask
+    batch = ["query: 成果转化", "query: 2025年 GDP 增长目标", "query: " + "很长的查询" * 200]
+    ids, mask = tokens.encode(batch)  # one text outside: the batch goes whole, padded alike
+    assert ids.tolist() == [e.ids for e in full.encode_batch(batch)]
+    assert mask.tolist() == [e.attention_mask for e in full.encode_batch(batch)]
 
 
 def test_checked_export_loads_without_torch(float32: Settings, model_cache: Path) -> None:
@@ -490,9 +523,13 @@ def test_int8_weights_stay_close_and_are_recorded(
     assert int8.onnx.precision == "int8"
     assert int8.fingerprint() == {**embedder.fingerprint(), "weights": "int8"}
     sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
-    assert sorted(sizes) == ["model.int8.json", "model.int8.onnx", "tokenizer.json"], (
-        "no partial files, and the float32 graph is gone once int8 is made from it"
-    )
+    assert sorted(sizes) == [
+        "model.int8.json",
+        "model.int8.onnx",
+        "tokenizer.json",
+        "tokenizer.small.json",
+        "tokenizer.small.map.json",
+    ], "no partial files, and the float32 graph is gone once int8 is made from it"
     assert sizes["model.int8.onnx"] < float32_size / 3
     queries = QUERIES + TRICKY
     cos = _cosines(int8.encode_queries(queries), embedder.encode_queries(queries))
