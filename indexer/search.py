@@ -120,8 +120,12 @@ class Searcher:
         return embedder
 
     def warm(self) -> None:
-        """Load the model and touch every structure a query reads, so the first query is fast."""
+        """Load the model and touch every structure a query reads, so the first query is fast.
+
+        The second query has Latin letters, which load the tokenizer's full vocabulary.
+        """
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
+        self.search(SearchRequest(q="GDP 增长", k=3))
 
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest, budget: float | None = None) -> SearchResponse:
