@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -388,16 +389,21 @@ def search(
     for hit in result.hits:
         d = hit.document
         meta = " · ".join(str(x) for x in (d.date or d.year, d.region, d.speaker) if x)
-        out.print(f"[bold]{hit.rank}. {hit.score:.3f}[/]  [cyan]{d.title}[/]  {meta}")
+        _show(
+            Text.assemble(
+                (f"{hit.rank}. {hit.score:.3f}", "bold"), "  ", (d.title, "cyan"), "  ", meta
+            ),
+            0,
+        )
         if hit.section:
-            out.print(f"   [dim]{hit.section}[/]")
+            _show(Text(hit.section, style="dim"))
         for c in hit.before:
-            out.print(f"   [dim]… {c.text}[/]")
-        out.print(f"   {_terminal_marks(hit.text, hit.spans)}")
+            _show(Text(f"…{c.text}", style="dim"))  # no space: rich would break there
+        _show(_terminal_marks(hit.text, hit.spans))
         for c in hit.after:
-            out.print(f"   [dim]… {c.text}[/]")
+            _show(Text(f"…{c.text}", style="dim"))
         if hit.duplicates:
-            out.print(f"   [dim](+{len(hit.duplicates)} near-identical passages elsewhere)[/]")
+            _show(Text(f"(+{len(hit.duplicates)} near-identical passages elsewhere)", style="dim"))
     if result.feedback_terms:
         console.print(f"[dim]also searched for: {' '.join(result.feedback_terms)}[/]")
     console.print(
@@ -405,6 +411,17 @@ def search(
         f"{'the best ' if result.total_capped else ''}{result.total} · {result.mode} · "
         f"version {result.version} · {result.took_ms:.0f} ms[/]"
     )
+
+
+def _show(text: Text, indent: int = 3) -> None:
+    """One line of a hit: on a terminal wrapped under its indent, piped left whole.
+
+    Passage text goes in as ``Text``, never as markup: a ``[`` in a report is text.
+    """
+    if out.is_terminal:
+        out.print(Padding(text, (0, 0, 0, indent)), soft_wrap=False)
+    else:
+        out.print(Text(" " * indent) + text)
 
 
 def _terminal_marks(text: str, spans: list[tuple[int, int]]) -> Text:

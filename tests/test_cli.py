@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from pathlib import Path
 
 import pytest
+from rich.cells import cell_len
+from rich.console import Console
 from typer.testing import CliRunner
 
+from govspeech import cli
 from govspeech.cli import LogProgress, app
 from indexer.settings import Settings
 
@@ -72,3 +76,24 @@ def test_progress_without_a_terminal_is_logged(caplog: pytest.LogCaptureFixture)
     assert lines[1].startswith("embedding passages: 300/1,200 windows (")
     assert "windows/s, about" in lines[1] and lines[1].endswith("left)")
     assert lines[2].startswith("writing index: 5 passages (") and "left" not in lines[2]
+
+
+def test_hits_wrap_under_their_indent_on_a_terminal_and_stay_whole_when_piped(
+    index_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    args = ["search", "科技创新 人才", "-k", "3", "--index-dir", str(index_settings.index_dir)]
+    piped = runner.invoke(app, args)
+    assert piped.exit_code == 0, piped.output
+    long = [line for line in piped.stdout.splitlines() if cell_len(line) > 80]
+    assert long and all(line.startswith("   ") for line in long), "a paragraph is one line"
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=80, color_system=None)
+    monkeypatch.setattr(cli, "out", terminal)
+    assert runner.invoke(app, args).exit_code == 0
+    lines = screen.getvalue().splitlines()
+    assert len(lines) > len(piped.stdout.splitlines())
+    assert all(cell_len(line) <= 80 for line in lines)
+    assert all(line.startswith("   ") for line in lines if not line[:1].isdigit()), (
+        "continuation lines keep the indent"
+    )
