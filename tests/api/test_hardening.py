@@ -199,7 +199,7 @@ def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> No
             "--checks",
             "all",
             "--max-examples",
-            "40",
+            "30",
             "--seed",
             "7",
             "--request-timeout",
