@@ -23,6 +23,7 @@ from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
+from indexer.query import ParsedQuery, PassageText, QuerySyntaxError, parse_query
 from indexer.schemas import (
     MAX_HITS,
     ContextPassage,
@@ -94,6 +95,7 @@ class Searcher:
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
+        self._text = PassageText(self.store.passage_texts, len(self._row_doc))
 
     @property
     def embedder(self) -> Embedder:
@@ -122,10 +124,11 @@ class Searcher:
     def warm(self) -> None:
         """Load the model and touch every structure a query reads, so the first query is fast.
 
-        The second query has Latin letters, which load the tokenizer's full vocabulary.
+        The second has Latin letters, which load the tokenizer's full vocabulary, and a
+        quoted phrase, which loads every passage's matching form.
         """
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
-        self.search(SearchRequest(q="GDP 增长", k=3))
+        self.search(SearchRequest(q='"GDP" 增长', k=3))
 
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest, budget: float | None = None) -> SearchResponse:
@@ -135,14 +138,20 @@ class Searcher:
         checked between its stages, so an overloaded service sheds work.
         """
         started = time.perf_counter()
-        query = self._check(req)
+        parsed = self._check(req)
+        query = parsed.text
         terms = self.keyword.query_terms(query)
         mask = self.mask(req.filters)
+        syntax = self._text.mask(parsed)
         message = None
         if mask is not None and not mask.any():
             ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = "no passage matches these filters; remove or widen a filter"
+        elif syntax is not None and not (syntax if mask is None else syntax & mask).any():
+            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            message = _no_phrase_message(parsed, syntax, mask)
         else:
+            mask = syntax if mask is None else mask if syntax is None else mask & syntax
             ranked = self._rank(req, query, mask)
             _within(started, budget)
             if req.mode == "keyword" and not terms:
@@ -156,7 +165,9 @@ class Searcher:
                 None if ranked.dense is None else ranked.dense[keep],
                 ranked.feedback,
             )
-        hits, total = self._page(req, ranked, terms)
+        # a quoted phrase is marked whole, not its words one by one (新 of 新质生产力)
+        marked = self.keyword.query_terms(parsed.free) if parsed.phrases else terms
+        hits, total = self._page(req, ranked, [*marked, *parsed.phrases])
         _within(started, budget)
         capped = len(ranked.rows) >= MAX_HITS
         if not hits and message is None:
@@ -164,7 +175,7 @@ class Searcher:
                 "" if req.filters.is_empty() else " within the filters"
             )
         return SearchResponse(
-            query=query,
+            query=req.q.strip(),
             mode=req.mode,
             terms=terms,
             feedback_terms=list(ranked.feedback),
@@ -179,12 +190,14 @@ class Searcher:
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
-    def _check(self, req: SearchRequest) -> str:
+    def _check(self, req: SearchRequest) -> ParsedQuery:
         """The query to search for; the request types have checked its length and paging."""
-        query = req.q.strip()
-        if not query:
+        if not req.q.strip():
             raise QueryError("the query is empty: type some words to search for")
-        return query
+        try:
+            return parse_query(req.q)
+        except QuerySyntaxError as e:
+            raise QueryError(str(e)) from None
 
     def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> _Ranked:
         """The ranked pool of one query: at most ``MAX_HITS`` passages, the same at every offset.
@@ -386,6 +399,15 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _no_phrase_message(parsed: ParsedQuery, syntax: np.ndarray, mask: np.ndarray | None) -> str:
+    """Why quotes or exclusions left nothing, in the words a user typed them."""
+    if parsed.phrases and not parsed.excluded:
+        quoted = " ".join(f"“{p}”" for p in parsed.phrases)
+        where = "" if mask is None or not syntax.any() else " within the filters"
+        return f"no passage contains {quoted}{where}: exact phrases only match exactly"
+    return "no passage is left after the quoted phrases and -exclusions; remove one of them"
 
 
 def _within(started: float, budget: float | None) -> None:

@@ -55,6 +55,9 @@ def test_every_mode_answers(http: httpx.Client, mode: str) -> None:
         ({"q": "成果转化", "mode": "fuzzy"}, "mode"),
         ({"q": "成果转化", "colour": "red"}, "colour: unknown parameter"),
         ({"q": "成果转化", "year": "last"}, "year"),
+        ({"q": '"成果转化 措施'}, "a quote is not closed"),
+        ({"q": "成果转化”"}, "has no opening quote"),
+        ({"q": "-房地产"}, "-word only excludes"),
     ],
 )
 def test_bad_requests_get_4xx_with_a_message(http: httpx.Client, params: dict, says: str) -> None:

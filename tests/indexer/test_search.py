@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -205,3 +206,49 @@ def test_duplicate_clusters_are_the_same_in_every_process(index_settings: Settin
             timeout=120,
         )
         assert (np.load(out) == stored).all()
+
+
+def _containing(searcher: Searcher, phrase: str) -> set[str]:
+    """Passage ids whose text holds ``phrase`` once folded, read from the store directly."""
+    rows = [r for r, t in searcher.store.passage_texts() if phrase in normalize_for_match(t)]
+    return {p.passage_id for p in searcher.store.passages_by_rows(rows).values()}
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_quoted_phrase_is_required_in_every_mode(searcher: Searcher, mode: str) -> None:
+    holding = _containing(searcher, "新质生产力")
+    assert 0 < len(holding) < 100
+    res = searcher.search(SearchRequest(q='"新质生产力" 发展', mode=mode, k=100, collapse=False))
+    assert {h.passage_id for h in res.hits} == holding, "every passage that says it, no other"
+    for h in res.hits:  # marked whole, not word by word
+        assert re.search("<mark>[^<]*新质生产力[^<]*</mark>", h.highlighted), h.highlighted
+        assert "<mark>新</mark>" not in h.highlighted
+    zhejiang = searcher.search(
+        SearchRequest(q="“新质生产力”", mode=mode, k=100, filters=Filters(region="浙江省"))
+    )
+    assert zhejiang.hits and all(h.document.region == "浙江省" for h in zhejiang.hits)
+    assert {h.passage_id for h in zhejiang.hits} <= holding
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_excluded_word_removes_its_passages(searcher: Searcher, mode: str) -> None:
+    plain = searcher.search(SearchRequest(q="科技创新", mode=mode, k=50))
+    assert any("人才" in normalize_for_match(h.text) for h in plain.hits)
+    res = searcher.search(SearchRequest(q="科技创新 -人才", mode=mode, k=50))
+    assert len(res.hits) == 50
+    assert not any("人才" in normalize_for_match(h.text) for h in res.hits)
+
+
+def test_a_phrase_in_simplified_finds_the_traditional_1954_report(searcher: Searcher) -> None:
+    res = searcher.search(SearchRequest(q='"社会主义工业化"', mode="keyword", k=20))
+    assert res.hits and {h.document.year for h in res.hits} == {1954}
+    assert "社會主義工業化" in res.hits[0].text
+
+
+def test_a_phrase_found_nowhere_is_an_empty_answer_that_says_so(searcher: Searcher) -> None:
+    for mode in MODES:
+        res = searcher.search(SearchRequest(q='"量子纠缠农业" 发展', mode=mode))
+        assert res.hits == [] and res.total == 0
+        assert "no passage contains “量子纠缠农业”" in (res.message or "")
+    with pytest.raises(QueryError, match="a quote is not closed"):
+        searcher.search(SearchRequest(q="“新质生产力 发展"))
