@@ -71,12 +71,9 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 @contextlib.contextmanager
 def _user_errors(settings: Settings) -> Iterator[None]:
     """Turn what a user can fix (bad path, no index, wrong model, busy lock) into one line."""
-    from indexer.build import BuildError
-    from indexer.embed import EmbedderLoadError
+    from indexer.errors import UserError
     from indexer.live import IndexUnavailable
-    from indexer.manifest import ManifestError
-    from indexer.search import ModelMismatch, QueryError
-    from indexer.versions import IndexDir, IndexLocked, IndexNotFound, RollbackError
+    from indexer.versions import IndexDir, IndexLocked, IndexNotFound
 
     try:
         yield
@@ -86,14 +83,7 @@ def _user_errors(settings: Settings) -> Iterator[None]:
         raise _no_index(settings) from None
     except IndexNotFound:
         raise _no_index(settings) from None
-    except (
-        QueryError,
-        ModelMismatch,
-        ManifestError,
-        EmbedderLoadError,
-        BuildError,
-        RollbackError,
-    ) as e:
+    except UserError as e:
         raise _fail(str(e)) from None
     except IndexLocked as e:
         raise _fail(f"{e}; wait for it to finish", code=75) from None
@@ -380,7 +370,7 @@ def search(
             "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
         ) from None
     with _user_errors(settings):
-        result = LiveIndex(settings).get().search(req)
+        result = LiveIndex(settings, lazy=True).get().search(req)
     if as_json:
         out.print_json(json.dumps([h.model_dump() for h in result.hits], ensure_ascii=False))
         return

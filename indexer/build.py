@@ -34,6 +34,7 @@ from indexer.cache import (
 from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document
 from indexer.dense import BackendSpec, DenseBackend, build_backend, load_backend, resolve
 from indexer.embed import Embedder, load_embedder
+from indexer.errors import UserError
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
@@ -73,7 +74,7 @@ class _Increments:
         self._done = done
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """The run could not produce a valid version; the served one is untouched."""
 
 

@@ -49,8 +49,13 @@ class Health:
 class LiveIndex:
     """Hands out the searcher of the version ``CURRENT`` names."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, lazy: bool = False
+    ) -> None:
+        """``lazy``: read each part of a version when a query needs it (one-off CLI searches);
+        otherwise a version is read whole before it is served, so a damaged one never is."""
         self.settings = settings
+        self._lazy = lazy
         self.index_dir = IndexDir(settings.index_dir)
         self._embedder = embedder
         self._searcher: Searcher | None = None
@@ -121,11 +126,14 @@ class LiveIndex:
         try:
             # a loaded model is checked against the new version now; otherwise on first use
             loaded = self._embedder
-            self._searcher = Searcher(
+            searcher = Searcher(
                 self.index_dir.current_path(),
                 loaded if loaded is not None else (lambda: self.embedder),
                 self.settings,
             )
+            if not self._lazy:
+                searcher.dense  # noqa: B018  (read now, not by the first query)
+            self._searcher = searcher
             self.last_error, self._retry_wait = None, RETRY_FIRST
             log.info("now serving index version %s", self._searcher.version)
             if old is not None:  # once its last request is done and it is gone

@@ -13,11 +13,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from indexer.errors import UserError
+
 FORMAT = 1
 FILE_NAME = "manifest.json"
 
 
-class ManifestError(RuntimeError):
+class ManifestError(UserError, RuntimeError):
     """A version directory without a readable, compatible manifest."""
 
 

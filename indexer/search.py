@@ -19,6 +19,7 @@ import numpy as np
 
 from indexer import dedup
 from indexer.dense import load_backend
+from indexer.errors import UserError
 from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
@@ -40,14 +41,19 @@ from indexer.settings import Settings
 from indexer.store import Store, StoredPassage
 
 if TYPE_CHECKING:
+    from indexer.dense import DenseBackend
     from indexer.embed import Embedder
 
 
-class QueryError(ValueError):
+class QueryError(UserError, ValueError):
     """A request the user has to change: the message says how."""
 
 
-class ModelMismatch(RuntimeError):
+class DamagedIndex(UserError, RuntimeError):
+    """A file of the version cannot be read."""
+
+
+class ModelMismatch(UserError, RuntimeError):
     """The configured embedding model is not the one that built the index."""
 
 
@@ -84,7 +90,9 @@ class Searcher:
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
         self.store = Store(version_dir / "store.sqlite")
-        self.dense = load_backend(version_dir, self.manifest.dense)
+        self._version_dir = version_dir
+        self._dense: DenseBackend | None = None
+        self._dense_lock = threading.Lock()
         self.keyword = KeywordIndex.load(version_dir / "keyword")
         self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
         found = dedup.load(version_dir)
@@ -96,6 +104,25 @@ class Searcher:
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
         self._text = PassageText(self.store.passage_texts, len(self._row_doc))
+
+    @property
+    def dense(self) -> DenseBackend:
+        """The vector index, read on first use: a keyword search never needs it (nor faiss).
+
+        The service reads it before it serves a version (:class:`indexer.live.LiveIndex`),
+        so a damaged file is found then, not by a query.
+        """
+        if self._dense is None:
+            with self._dense_lock:
+                if self._dense is None:
+                    try:
+                        self._dense = load_backend(self._version_dir, self.manifest.dense)
+                    except (OSError, RuntimeError, ValueError) as e:
+                        raise DamagedIndex(
+                            f"the vector index of version {self.version} cannot be read ({e}); "
+                            "rebuild it with `govspeech index --full`"
+                        ) from e
+        return self._dense
 
     @property
     def embedder(self) -> Embedder:

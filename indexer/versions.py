@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from indexer.errors import UserError
 from indexer.manifest import Manifest, ManifestError
 
 #: What every complete version holds besides its manifest (checked before a rollback serves it).
@@ -37,7 +38,7 @@ class IndexNotFound(RuntimeError):
     """No complete index version exists yet."""
 
 
-class RollbackError(RuntimeError):
+class RollbackError(UserError, RuntimeError):
     """There is no older complete version to serve."""
 
 

