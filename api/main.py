@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from api import errors
 from api.limits import RequestLimits
-from api.routes import admin, passages, search, status, ui
+from api.routes import admin, passages, research, search, status, ui
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
 from indexer.settings import Settings, get_settings
@@ -40,7 +40,7 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.state.settings = settings
     app.state.live = live
     app.state.search_slots = threading.BoundedSemaphore(settings.max_concurrent_searches)
-    for router in (search.router, passages.router, status.router, admin.router):
+    for router in (search.router, research.router, passages.router, status.router, admin.router):
         app.include_router(router, responses=errors.ERROR_RESPONSES)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")

@@ -14,9 +14,9 @@ import socket
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 from rich.console import Console
@@ -37,6 +37,10 @@ from indexer.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from indexer.embed import Embedder
+    from indexer.search import Searcher
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 app = typer.Typer(
     help="Search Chinese government speeches and reports by paragraph.",
@@ -55,6 +59,18 @@ IndexDirOpt = Annotated[
     typer.Option(
         "--index-dir", help="Index directory (default: $GOVSPEECH_INDEX_DIR or var/index)."
     ),
+]
+
+
+YearOpt = Annotated[int | None, typer.Option(help="Only this year.")]
+YearFromOpt = Annotated[int | None, typer.Option(help="From this year on.")]
+YearToOpt = Annotated[int | None, typer.Option(help="Up to this year.")]
+RegionOpt = Annotated[str | None, typer.Option(help="Region/province (prefix).")]
+SpeakerOpt = Annotated[str | None, typer.Option(help="Speaker (substring).")]
+DocTypeOpt = Annotated[str | None, typer.Option(help="Document type.")]
+SourceOpt = Annotated[str | None, typer.Option(help="Source path/URL prefix.")]
+FormatOpt = Annotated[
+    str | None, typer.Option("--format", help="Write csv, jsonl or md (a table) to stdout.")
 ]
 
 
@@ -329,48 +345,34 @@ def search(
     k: Annotated[int, typer.Option("-k", "--k", help="Number of hits.")] = 10,
     offset: Annotated[int, typer.Option(help="Hits to skip (paging).")] = 0,
     mode: Annotated[str, typer.Option(help="hybrid, dense or keyword.")] = "hybrid",
-    year: Annotated[int | None, typer.Option(help="Only this year.")] = None,
-    year_from: Annotated[int | None, typer.Option(help="From this year on.")] = None,
-    year_to: Annotated[int | None, typer.Option(help="Up to this year.")] = None,
-    region: Annotated[str | None, typer.Option(help="Region/province (prefix).")] = None,
-    speaker: Annotated[str | None, typer.Option(help="Speaker (substring).")] = None,
-    doc_type: Annotated[str | None, typer.Option(help="Document type.")] = None,
-    source: Annotated[str | None, typer.Option(help="Source path/URL prefix.")] = None,
+    year: YearOpt = None,
+    year_from: YearFromOpt = None,
+    year_to: YearToOpt = None,
+    region: RegionOpt = None,
+    speaker: SpeakerOpt = None,
+    doc_type: DocTypeOpt = None,
+    source: SourceOpt = None,
     min_score: Annotated[float | None, typer.Option(help="Drop hits below this score.")] = None,
     context: Annotated[int, typer.Option(help="Neighbouring passages to show per side.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    fmt: FormatOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
-    """Search the index and print ranked passages."""
-    from pydantic import ValidationError
-
-    from indexer.live import LiveIndex
+    """Search the index and print ranked passages. "a phrase" must occur; -word excludes."""
     from indexer.schemas import SearchParams
 
     settings = _settings(index_dir)
     _log_to_console(detail=False)
-    try:
-        req = SearchParams(
-            q=query,
-            k=k,
-            offset=offset,
-            mode=mode,
-            min_score=min_score,
-            context=context,
-            year=year,
-            year_from=year_from,
-            year_to=year_to,
-            region=region,
-            speaker=speaker,
-            doc_type=doc_type,
-            source=source,
-        ).to_request()
-    except ValidationError as e:
-        raise _fail(
-            "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
-        ) from None
-    with _user_errors(settings):
-        result = LiveIndex(settings, lazy=True).get().search(req)
+    req = _params(
+        SearchParams,
+        q=query, k=k, offset=offset, mode=mode, min_score=min_score, context=context,
+        year=year, year_from=year_from, year_to=year_to, region=region, speaker=speaker,
+        doc_type=doc_type, source=source,
+    ).to_request()  # fmt: skip
+    result = _searching(settings, lambda s: s.search(req))
+    if fmt is not None:
+        _export("search", result, fmt)
+        return
     if as_json:
         out.print_json(json.dumps([h.model_dump() for h in result.hits], ensure_ascii=False))
         return
@@ -401,6 +403,170 @@ def search(
         f"{'the best ' if result.total_capped else ''}{result.total} · {result.mode} · "
         f"version {result.version} · {result.took_ms:.0f} ms[/]"
     )
+
+
+def _params(model: type[T], **fields: object) -> T:
+    """Options checked by the same model the API uses; a bad value is one line."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in fields.items() if v is not None})
+    except ValidationError as e:
+        raise _fail(
+            "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in e.errors())
+        ) from None
+
+
+def _searching(settings: Settings, ask: Callable[[Searcher], R]) -> R:
+    """``ask`` the current version's searcher, reading only what it needs."""
+    from indexer.live import LiveIndex
+
+    with _user_errors(settings):
+        return ask(LiveIndex(settings, lazy=True).get())
+
+
+def _export(kind: str, response: object, fmt: str) -> None:
+    from indexer.research import export
+
+    if fmt not in export.FORMATS:
+        raise _fail(f"--format: choose one of {', '.join(export.FORMATS)}")
+    table = getattr(export, f"{kind}_table")(response)
+    for piece in export.write(table, fmt):  # type: ignore[arg-type]
+        sys.stdout.write(piece)
+
+
+@app.command()
+def trends(
+    query: Annotated[str, typer.Argument(help='Words or "phrases"; each must occur exactly.')],
+    by: Annotated[str, typer.Option(help="year, region or doc_type.")] = "year",
+    min_score: Annotated[
+        float, typer.Option(help="Hybrid score a passage needs to count as scored.")
+    ] = 0.3,
+    year_from: YearFromOpt = None,
+    year_to: YearToOpt = None,
+    region: RegionOpt = None,
+    speaker: SpeakerOpt = None,
+    doc_type: DocTypeOpt = None,
+    source: SourceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    fmt: FormatOpt = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """How much the archive says about QUERY per year (region, type), relative to its text."""
+    from indexer.research.schemas import TrendParams
+    from indexer.research.trends import trends as count
+
+    settings = _settings(index_dir)
+    params = _params(
+        TrendParams,
+        q=query, by=by, min_score=min_score, year_from=year_from, year_to=year_to,
+        region=region, speaker=speaker, doc_type=doc_type, source=source,
+    )  # fmt: skip
+    result = _searching(settings, lambda s: count(s, params))
+    if fmt is not None:
+        _export("trend", result, fmt)
+        return
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    if result.message:
+        console.print(f"[yellow]{result.message}[/]")
+    out.print(f"{by:<12} {'docs':>5} {'passages':>8} {'per 100k':>9} {'scored':>6}")
+    for g in result.groups:
+        if g.missing:
+            out.print(f"{g.key!s:<12} {'—':>5} {'—':>8} {'—':>9} {'—':>6}  (no document)")
+            continue
+        bar = "█" * min(40, round((g.per_100k_chars or 0) / 2))
+        out.print(
+            f"{g.key!s:<12} {g.documents:>5} {g.passages:>8} {g.per_100k_chars or 0:>9.2f} "
+            f"{g.scored:>6}  {bar}"
+        )
+    console.print(
+        f"[dim]{result.passages} passages in {result.documents} documents contain "
+        f"{' and '.join(result.terms)}; {result.scored} score ≥ {result.min_score} in hybrid"
+        f"{' (the ranking stopped at its limit)' if result.scored_capped else ''} · "
+        f"{result.took_ms:.0f} ms[/]"
+    )
+
+
+@app.command()
+def compare(
+    query: Annotated[str, typer.Argument(help="Keywords, a phrase or a question.")],
+    by: Annotated[str, typer.Option(help="region, document or year.")] = "region",
+    year: YearOpt = None,
+    year_from: YearFromOpt = None,
+    year_to: YearToOpt = None,
+    region: RegionOpt = None,
+    speaker: SpeakerOpt = None,
+    doc_type: DocTypeOpt = None,
+    source: SourceOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    fmt: FormatOpt = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """The best passage of each region (document, year) for QUERY, side by side."""
+    from indexer.research.compare import compare as best_of
+    from indexer.research.schemas import CompareParams
+
+    settings = _settings(index_dir)
+    params = _params(
+        CompareParams,
+        q=query, by=by, year=year, year_from=year_from, year_to=year_to, region=region,
+        speaker=speaker, doc_type=doc_type, source=source,
+    )  # fmt: skip
+    result = _searching(settings, lambda s: best_of(s, params))
+    if fmt is not None:
+        _export("compare", result, fmt)
+        return
+    if as_json:
+        out.print_json(result.model_dump_json())
+        return
+    if result.message:
+        console.print(f"[yellow]{result.message}[/]")
+    for row in result.rows:
+        if row.hit is None:
+            _show(Text.assemble((row.label, "bold"), ("  says nothing about it", "dim")), 0)
+            continue
+        _show(
+            Text.assemble(
+                (row.label, "bold"), f"  {row.hit.score:.3f}  ", (row.hit.section, "dim")
+            ),
+            0,
+        )
+        _show(_terminal_marks(row.hit.text, row.hit.spans))
+
+
+@app.command()
+def similar(
+    passage_id: Annotated[str, typer.Argument(help="A passage id (from search --json).")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Number of passages.")] = 10,
+    same_document: Annotated[
+        bool, typer.Option("--same-document", help="Include the passage's own document.")
+    ] = False,
+    fmt: FormatOpt = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Passages of other documents that quote, echo or paraphrase PASSAGE_ID."""
+    from indexer.research.similar import similar as like
+
+    settings = _settings(index_dir)
+    result = _searching(settings, lambda s: like(s, passage_id, k, same_document=same_document))
+    if result is None:
+        raise _fail(f"no passage with id {passage_id!r} in this index")
+    if fmt is not None:
+        from indexer.schemas import SearchResponse
+
+        page = SearchResponse(
+            query=passage_id, mode="dense", terms=[], filters={}, offset=0, k=k,
+            total=len(result.hits), hits=result.hits, version=result.version,
+            took_ms=result.took_ms,
+        )  # fmt: skip
+        _export("search", page, fmt)
+        return
+    for hit in result.hits:
+        d = hit.document
+        _show(Text.assemble((f"{hit.rank}. {hit.score:.3f}", "bold"), "  ", (d.title, "cyan")), 0)
+        _show(Text(hit.text))
 
 
 def _show(text: Text, indent: int = 3) -> None:

@@ -31,7 +31,7 @@ from indexer.cache import (
     save_window_keys,
     text_key,
 )
-from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document
+from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document, sentence_windows
 from indexer.dense import BackendSpec, DenseBackend, build_backend, load_backend, resolve
 from indexer.embed import Embedder, load_embedder
 from indexer.errors import UserError
@@ -124,9 +124,6 @@ def chunking_fingerprint(settings: Settings) -> dict[str, object]:
     return cfg
 
 
-_SENTENCE_END = re.compile(r"(?<=[。！？；])")
-
-
 def embedding_units(passage: Passage, doc: Document, settings: Settings) -> list[str]:
     """The texts embedded for one passage: its sentence windows.
 
@@ -151,20 +148,9 @@ def embedding_units(passage: Passage, doc: Document, settings: Settings) -> list
         last = passage.section.split(" > ")[-1]
         head = f"{doc.title} {last}" if context == "title_section" else last
     return [
-        f"{head}\n{w}" if head else w for w in _windows(passage.text, settings.embed_window_chars)
+        f"{head}\n{w}" if head else w
+        for w in sentence_windows(passage.text, settings.embed_window_chars)
     ]
-
-
-def _windows(text: str, max_chars: int) -> list[str]:
-    if max_chars <= 0 or len(text) <= max_chars:
-        return [text]
-    windows, current = [], ""
-    for sentence in filter(None, _SENTENCE_END.split(text)):
-        if current and len(current) + len(sentence) > max_chars:
-            windows.append(current)
-            current = ""
-        current += sentence
-    return [*windows, current] if current else windows
 
 
 def corpus_roots(

@@ -562,3 +562,20 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[P
             )
         start = end
     return passages
+
+
+_WINDOW_END = re.compile(r"(?<=[。！？；])")
+
+
+def sentence_windows(text: str, max_chars: int) -> list[str]:
+    """``text`` cut after sentence ends into runs of at most ``max_chars`` (0: whole); what is
+    embedded for a passage, so its best window can carry one sentence's meaning."""
+    if max_chars <= 0 or len(text) <= max_chars:
+        return [text]
+    windows, current = [], ""
+    for sentence in filter(None, _WINDOW_END.split(text)):
+        if current and len(current) + len(sentence) > max_chars:
+            windows.append(current)
+            current = ""
+        current += sentence
+    return [*windows, current] if current else windows

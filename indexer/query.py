@@ -66,7 +66,7 @@ def parse_query(query: str) -> ParsedQuery:
                     f"a quote is not closed: add the closing {_CLOSING[ch]} after the phrase, "
                     f"or remove the {ch}"
                 )
-            phrase = _matching(query[i + 1 : end])
+            phrase = matching_form(query[i + 1 : end])
             if not phrase:
                 raise QuerySyntaxError("an empty phrase: put words between the quotes")
             if negated:
@@ -80,7 +80,7 @@ def parse_query(query: str) -> ParsedQuery:
             raise QuerySyntaxError(f"a closing {ch} has no opening quote: remove it or add one")
         elif negated:
             end = next((j for j in range(i, n) if query[j].isspace() or query[j] in _CLOSING), n)
-            excluded.append(_matching(query[i:end]))
+            excluded.append(matching_form(query[i:end]))
             i = end
         else:
             parts.append(ch)
@@ -99,7 +99,7 @@ def parse_query(query: str) -> ParsedQuery:
     )
 
 
-def _matching(phrase: str) -> str:
+def matching_form(phrase: str) -> str:
     """Matching form of a phrase; a space typed between Chinese words is not in the text."""
     folded = re.sub(r"\s+", " ", normalize_for_match(phrase)).strip()
     return re.sub(rf"(?<=[{_HAN}]) (?=[{_HAN}])", "", folded)
@@ -120,6 +120,12 @@ class PassageText:
         self._lock = threading.Lock()
         self._joined: str | None = None
         self._starts = np.zeros(0, np.int64)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Characters of each passage's matching form: the text size trends divide by."""
+        self._load()
+        return np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
 
     def containing(self, phrase: str) -> np.ndarray:
         """Bool mask of the passages whose matching form contains ``phrase``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +70,17 @@ class _Ranked:
     feedback: Feedback = field(default_factory=dict)
 
 
+@dataclass(slots=True)
+class Pool:
+    """A query's ranked passages before paging: rows best first, and what to mark in them."""
+
+    ranked: _Ranked
+    parsed: ParsedQuery
+    terms: list[str]
+    marked: list[str]
+    message: str | None
+
+
 class Searcher:
     """Read-only view of one index version; safe to share between threads.
 
@@ -103,7 +114,16 @@ class Searcher:
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
-        self._text = PassageText(self.store.passage_texts, len(self._row_doc))
+        self.passage_text = PassageText(self.store.passage_texts, len(self._row_doc))
+
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        """Every document of the version; ``row_documents`` indexes it by passage row."""
+        return self._docs
+
+    @property
+    def row_documents(self) -> np.ndarray:
+        return self._row_doc
 
     @property
     def dense(self) -> DenseBackend:
@@ -165,11 +185,41 @@ class Searcher:
         checked between its stages, so an overloaded service sheds work.
         """
         started = time.perf_counter()
+        pool = self.pool(req, started, budget)
+        ranked, message = pool.ranked, pool.message
+        hits, total = self._page(req, ranked, pool.marked)
+        _within(started, budget)
+        capped = len(ranked.rows) >= MAX_HITS
+        if not hits and message is None:
+            message = "no passage matches" + (
+                "" if req.filters.is_empty() else " within the filters"
+            )
+        return SearchResponse(
+            query=req.q.strip(),
+            mode=req.mode,
+            terms=pool.terms,
+            feedback_terms=list(ranked.feedback),
+            filters=req.filters,
+            offset=req.offset,
+            k=req.k,
+            total=total,
+            total_capped=capped,
+            hits=hits,
+            message=message,
+            version=self.version,
+            took_ms=round((time.perf_counter() - started) * 1000, 2),
+        )
+
+    def pool(
+        self, req: SearchRequest, started: float | None = None, budget: float | None = None
+    ) -> Pool:
+        """The ranked pool of ``req`` (at most ``MAX_HITS`` passages, ``min_score`` applied)."""
+        started = time.perf_counter() if started is None else started
         parsed = self._check(req)
         query = parsed.text
         terms = self.keyword.query_terms(query)
         mask = self.mask(req.filters)
-        syntax = self._text.mask(parsed)
+        syntax = self.passage_text.mask(parsed)
         message = None
         if mask is not None and not mask.any():
             ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
@@ -194,28 +244,7 @@ class Searcher:
             )
         # a quoted phrase is marked whole, not its words one by one (新 of 新质生产力)
         marked = self.keyword.query_terms(parsed.free) if parsed.phrases else terms
-        hits, total = self._page(req, ranked, [*marked, *parsed.phrases])
-        _within(started, budget)
-        capped = len(ranked.rows) >= MAX_HITS
-        if not hits and message is None:
-            message = "no passage matches" + (
-                "" if req.filters.is_empty() else " within the filters"
-            )
-        return SearchResponse(
-            query=req.q.strip(),
-            mode=req.mode,
-            terms=terms,
-            feedback_terms=list(ranked.feedback),
-            filters=req.filters,
-            offset=req.offset,
-            k=req.k,
-            total=total,
-            total_capped=capped,
-            hits=hits,
-            message=message,
-            version=self.version,
-            took_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        return Pool(ranked, parsed, terms, [*marked, *parsed.phrases], message)
 
     def _check(self, req: SearchRequest) -> ParsedQuery:
         """The query to search for; the request types have checked its length and paging."""
@@ -250,15 +279,30 @@ class Searcher:
         bm25 = self.keyword.scores(query, feedback)
         rows = np.union1d(self.keyword.top(bm25, nominate, mask), dn_rows)
         fused = fuse(
-            rows,
-            self._keyword_norm(query, bm25[rows], feedback),
-            self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0]),
-            self.settings.keyword_weight,
+            rows, *self._both(query, qvec, rows, bm25, feedback), self.settings.keyword_weight
         )
         keep = slice(0, depth)
         return _Ranked(
             fused.rows[keep], fused.scores[keep], fused.keyword[keep], fused.dense[keep], feedback
         )
+
+    def hybrid_scores(self, query: str, rows: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+        """Hybrid scores of ``rows`` (any number, aligned with them) as a hybrid search gives them,
+        feedback words taken from the best dense matches inside ``mask``."""
+        qvec = self.embedder.encode_queries([query])[0]
+        dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, mask)
+        feedback = self._feedback(query, dn_rows)
+        bm25 = self.keyword.scores(query, feedback)
+        keyword, dense = self._both(query, qvec, rows, bm25, feedback)
+        w = self.settings.keyword_weight
+        return (w * keyword + (1.0 - w) * dense).astype(np.float32)
+
+    def _both(
+        self, query: str, qvec: np.ndarray, rows: np.ndarray, bm25: np.ndarray, feedback: Feedback
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised keyword and dense scores of ``rows``, the two sides fusion mixes."""
+        keyword = self._keyword_norm(query, bm25[rows], feedback)
+        return keyword, self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
 
     def _feedback(self, query: str, dense_rows: np.ndarray) -> Feedback:
         """Words of the best dense matches (inside the filters) for the keyword side of hybrid.
@@ -313,39 +357,55 @@ class Searcher:
         terms: list[str],
     ) -> list[Hit]:
         page = groups[req.offset : req.offset + req.k]
-        hits = []
-        for rank, (i, dups) in enumerate(page, start=req.offset + 1):
-            p = texts[int(ranked.rows[i])]
-            spans = highlight_spans(p.text, terms)
-            before, after = self._context(p, req.context)
-            hits.append(
-                Hit(
-                    rank=rank,
-                    passage_id=p.passage_id,
-                    score=round(float(ranked.scores[i]), 4),
-                    keyword_score=None
-                    if ranked.keyword is None
-                    else round(float(ranked.keyword[i]), 4),
-                    dense_score=None if ranked.dense is None else round(float(ranked.dense[i]), 4),
-                    text=p.text,
-                    highlighted=mark(p.text, spans),
-                    spans=spans,
-                    section=p.section,
-                    ordinal=p.ordinal,
-                    document=self._doc_by_id[p.doc_id],
-                    before=before,
-                    after=after,
-                    duplicates=[
-                        Duplicate(
-                            passage_id=d.passage_id,
-                            doc_id=d.doc_id,
-                            title=self._doc_by_id[d.doc_id].title,
-                        )
-                        for d in dups
-                    ],
-                )
+        return [
+            self.hit(
+                texts[int(ranked.rows[i])],
+                rank,
+                float(ranked.scores[i]),
+                terms,
+                req.context,
+                None if ranked.keyword is None else float(ranked.keyword[i]),
+                None if ranked.dense is None else float(ranked.dense[i]),
+                dups,
             )
-        return hits
+            for rank, (i, dups) in enumerate(page, start=req.offset + 1)
+        ]
+
+    def hit(
+        self,
+        p: StoredPassage,
+        rank: int,
+        score: float,
+        terms: list[str],
+        context: int = 0,
+        keyword: float | None = None,
+        dense: float | None = None,
+        duplicates: Sequence[StoredPassage] = (),
+    ) -> Hit:
+        """One passage as a result: marked text, where it comes from, its neighbours."""
+        spans = highlight_spans(p.text, terms)
+        before, after = self._context(p, context)
+        return Hit(
+            rank=rank,
+            passage_id=p.passage_id,
+            score=round(score, 4),
+            keyword_score=None if keyword is None else round(keyword, 4),
+            dense_score=None if dense is None else round(dense, 4),
+            text=p.text,
+            highlighted=mark(p.text, spans),
+            spans=spans,
+            section=p.section,
+            ordinal=p.ordinal,
+            document=self._doc_by_id[p.doc_id],
+            before=before,
+            after=after,
+            duplicates=[
+                Duplicate(
+                    passage_id=d.passage_id, doc_id=d.doc_id, title=self._doc_by_id[d.doc_id].title
+                )
+                for d in duplicates
+            ],
+        )
 
     def _context(
         self, p: StoredPassage, n: int

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import logging
@@ -97,3 +98,21 @@ def test_hits_wrap_under_their_indent_on_a_terminal_and_stay_whole_when_piped(
     assert all(line.startswith("   ") for line in lines if not line[:1].isdigit()), (
         "continuation lines keep the indent"
     )
+
+
+def test_research_commands_print_tables_and_export(index_settings: Settings) -> None:
+    where = ["--index-dir", str(index_settings.index_dir)]
+    trend = runner.invoke(app, ["trends", "新质生产力", "--year-from", "2019", *where])
+    assert trend.exit_code == 0, trend.output
+    lines = {line.split()[0]: line for line in trend.stdout.splitlines()[1:]}
+    assert "(no document)" in lines["2020"] and lines["2025"].split()[2] != "0"
+    rows = list(csv.reader(io.StringIO(runner.invoke(
+        app, ["search", "科技创新", "-k", "5", "--format", "csv", *where]
+    ).stdout.lstrip("\ufeff"))))  # fmt: skip
+    assert rows[0][:3] == ["rank", "score", "title"] and len(rows) == 6
+    compared = runner.invoke(app, ["compare", "低空经济", "--year", "2026", *where])
+    assert compared.exit_code == 0 and "浙江省" in compared.stdout
+    bad = runner.invoke(app, ["trends", "成果转化", "--by", "speaker", *where])
+    assert bad.exit_code == 1 and "by:" in bad.output
+    missing = runner.invoke(app, ["similar", "no-such-passage", *where])
+    assert missing.exit_code == 1 and "no passage with id" in missing.output

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -15,15 +17,22 @@ from indexer.settings import Settings
 router = APIRouter(tags=["search"], dependencies=[Depends(search_slot)])
 
 
-def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> SearchResponse:
+@contextlib.contextmanager
+def answering() -> Iterator[None]:
+    """A query to fix is a 422; an index the service cannot search or a busy one, a 503."""
     try:
-        return searcher.search(req, budget=settings.search_timeout_seconds)
+        yield
     except QueryError as e:
         raise HTTPException(status_code=422, detail=str(e)) from e
     except ModelMismatch as e:
         raise HTTPException(status_code=503, detail=public_reason(e)) from e
     except SearchTimeout as e:
         raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "1"}) from e
+
+
+def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> SearchResponse:
+    with answering():
+        return searcher.search(req, budget=settings.search_timeout_seconds)
 
 
 @router.get("/search", response_model=SearchResponse)

@@ -1,0 +1,104 @@
+"""Results, trends and comparisons as CSV, JSON Lines or Markdown, and hits as citations.
+
+One table per answer (columns, then rows) written three ways, so the CLI and
+the API export the same fields. CSV starts with a byte-order mark: Excel
+reads a file without one as the local code page and shows Chinese as noise.
+Writers yield pieces, so the API streams a large export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+from indexer.research.schemas import CompareResponse, TrendResponse
+from indexer.schemas import Hit, SearchResponse
+
+Format = Literal["csv", "jsonl", "md"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl", "md")
+MEDIA_TYPES: dict[Format, str] = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson; charset=utf-8",
+    "md": "text/markdown; charset=utf-8",
+}
+Table = tuple[list[str], list[list[object]]]
+
+_HIT_COLUMNS = [
+    "title", "date", "year", "speaker", "region", "doc_type", "section", "text", "passage_id",
+    "url", "source", "citation",
+]  # fmt: skip
+
+
+def citation(hit: Hit) -> str:
+    """One line to paste under a quote: title, speaker, date, section, where to find it."""
+    d = hit.document
+    parts = [f"《{d.title}》", d.speaker, d.date or (str(d.year) if d.year else None), hit.section]
+    where = d.url or d.source
+    return "，".join(p for p in parts if p) + (f"。{where}" if where else "。")
+
+
+def _hit_cells(hit: Hit) -> list[object]:
+    d = hit.document
+    return [
+        d.title, d.date, d.year, d.speaker, d.region, d.doc_type, hit.section, hit.text,
+        hit.passage_id, d.url, d.source, citation(hit),
+    ]  # fmt: skip
+
+
+def search_table(response: SearchResponse) -> Table:
+    rows = [[h.rank, h.score, *_hit_cells(h)] for h in response.hits]
+    return ["rank", "score", *_HIT_COLUMNS], rows
+
+
+def trend_table(response: TrendResponse) -> Table:
+    columns = [
+        response.by, "missing", "documents_total", "passages_total", "chars", "documents",
+        "passages", "per_100k_chars", "scored",
+    ]  # fmt: skip
+    rows = [
+        [g.key, g.missing, g.documents_total, g.passages_total, g.chars, g.documents,
+         g.passages, g.per_100k_chars, g.scored]
+        for g in response.groups
+    ]  # fmt: skip
+    return columns, rows
+
+
+def compare_table(response: CompareResponse) -> Table:
+    empty = [None] * (len(_HIT_COLUMNS) + 1)
+    rows = [
+        [r.key, r.label, r.says_nothing, *([r.hit.score, *_hit_cells(r.hit)] if r.hit else empty)]
+        for r in response.rows
+    ]
+    return [response.by, "label", "says_nothing", "score", *_HIT_COLUMNS], rows
+
+
+def write(table: Table, fmt: Format) -> Iterator[str]:
+    """``table`` in ``fmt``, a piece at a time."""
+    columns, rows = table
+    if fmt == "jsonl":
+        for row in rows:
+            yield json.dumps(dict(zip(columns, row, strict=True)), ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        yield "\ufeff"
+        yield _csv_line(columns)
+        for row in rows:
+            yield _csv_line(["" if v is None else v for v in row])
+    else:
+        yield "| " + " | ".join(columns) + " |\n"
+        yield "|" + "---|" * len(columns) + "\n"
+        for row in rows:
+            yield "| " + " | ".join(_md_cell(v) for v in row) + " |\n"
+
+
+def _csv_line(cells: Sequence[object]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerow(cells)
+    return out.getvalue()
+
+
+def _md_cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
