@@ -202,6 +202,9 @@ class Hit(BaseModel):
     before: list[ContextPassage] = Field(default_factory=list)
     after: list[ContextPassage] = Field(default_factory=list)
     duplicates: list[Duplicate] = Field(default_factory=list)
+    citation: str = Field(
+        "", description="One line to quote it by: title, speaker, date, section, URL."
+    )
 
 
 class SearchResponse(BaseModel):

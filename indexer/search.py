@@ -385,6 +385,7 @@ class Searcher:
         """One passage as a result: marked text, where it comes from, its neighbours."""
         spans = highlight_spans(p.text, terms)
         before, after = self._context(p, context)
+        doc = self._doc_by_id[p.doc_id]
         return Hit(
             rank=rank,
             passage_id=p.passage_id,
@@ -396,9 +397,10 @@ class Searcher:
             spans=spans,
             section=p.section,
             ordinal=p.ordinal,
-            document=self._doc_by_id[p.doc_id],
+            document=doc,
             before=before,
             after=after,
+            citation=citation(doc, p.section),
             duplicates=[
                 Duplicate(
                     passage_id=d.passage_id, doc_id=d.doc_id, title=self._doc_by_id[d.doc_id].title
@@ -486,6 +488,13 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+
+def citation(doc: DocumentInfo, section: str) -> str:
+    """One line to paste under a quote: title, speaker, date, section, where to find it."""
+    parts = [f"《{doc.title}》", doc.speaker, doc.date or (str(doc.year) if doc.year else None)]
+    where = doc.url or doc.source
+    return "，".join(p for p in [*parts, section] if p) + (f"。{where}" if where else "。")
 
 
 def _no_phrase_message(parsed: ParsedQuery, syntax: np.ndarray, mask: np.ndarray | None) -> str:

@@ -41,6 +41,16 @@ const ui = {
   pager: $('#pager'),
   docview: $('#docview'),
   status: $('#status'),
+  trendToggle: $('#trend-toggle'),
+  trend: $('#trend'),
+  trendNote: $('#trend-note'),
+  trendChart: $('#trend-chart'),
+  trendYears: $('#trend-years'),
+  compareToggle: $('#compare-toggle'),
+  compare: $('#compare'),
+  compareRows: $('#compare-rows'),
+  exportCsv: $('#export-csv'),
+  exportJsonl: $('#export-jsonl'),
 };
 
 // ------------------------------------------------------------------ helpers
@@ -454,6 +464,7 @@ function renderResults(state, body) {
     h('span', { class: 'summary-took', id: 'took' }, took),
     relatedTerms(body.feedback_terms),
   );
+  renderResearchBar(state);
   ui.hits.replaceChildren(...hits.map((hit) => hitCard(hit, state)));
   ui.hits.start = from;
   ui.hits.hidden = hits.length === 0;
@@ -603,6 +614,8 @@ function hitCard(hit, state) {
         { class: 'hit-actions' },
         toggle,
         h('a', { href, class: 'btn-quiet', 'data-nav': true }, '在全文中查看'),
+        similarButton(hit, state),
+        copyButton(hit),
         duplicates(hit, state),
       ),
     ),
@@ -747,3 +760,207 @@ setFiltersOpen(hasFilters(readState()));
 loadStats();
 loadFacets();
 render({ restoring: true });
+
+// ------------------------------------------------------------ research tools
+
+/** The query's filters as API parameters; years dropped where a timeline needs them all. */
+function researchParams(state, { keepYears = true } = {}) {
+  const params = new URLSearchParams({ q: state.q });
+  for (const [key, value] of Object.entries(state.filters)) {
+    if (keepYears || !key.startsWith('year')) params.set(key, value);
+  }
+  return params;
+}
+
+function renderResearchBar(state) {
+  const search = researchParams(state);
+  search.set('mode', state.mode);
+  for (const [link, format] of [[ui.exportCsv, 'csv'], [ui.exportJsonl, 'jsonl']]) {
+    search.set('format', format);
+    link.href = `/export/search?${search}`;
+  }
+  // the timeline ignores the year filters (a click on a year sets them), so it stays open
+  const keys = [
+    [ui.trendToggle, ui.trend, researchParams(state, { keepYears: false }).toString()],
+    [ui.compareToggle, ui.compare, researchParams(state).toString()],
+  ];
+  for (const [toggle, panel, key] of keys) {
+    if (panel.dataset.key !== key) closePanel(toggle, panel);
+    panel.dataset.key = key;
+  }
+}
+
+function closePanel(toggle, panel) {
+  toggle.setAttribute('aria-expanded', 'false');
+  panel.hidden = true;
+  panel.dataset.loaded = '';
+}
+
+async function togglePanel(toggle, panel, load) {
+  const open = toggle.getAttribute('aria-expanded') !== 'true';
+  toggle.setAttribute('aria-expanded', String(open));
+  panel.hidden = !open;
+  if (!open || panel.dataset.loaded === panel.dataset.key) return;
+  ui.main.dataset.state = 'loading';
+  try {
+    await load(readState());
+    panel.dataset.loaded = panel.dataset.key;
+  } catch (err) {
+    showFailure(err, '加载失败');
+  } finally {
+    ui.main.dataset.state = 'ready';
+  }
+}
+
+ui.trendToggle.addEventListener('click', () => togglePanel(ui.trendToggle, ui.trend, showTrend));
+ui.compareToggle.addEventListener('click', () => togglePanel(ui.compareToggle, ui.compare, showCompare));
+
+let echartsLoading = null;
+
+/** Apache ECharts, served by this service (vendor/echarts), loaded the first time a chart is shown. */
+function loadECharts() {
+  echartsLoading ??= new Promise((resolve, reject) => {
+    const script = h('script', { src: '/static/vendor/echarts/echarts.common.min.js' });
+    script.addEventListener('load', () => resolve(window.echarts));
+    script.addEventListener('error', () => {
+      echartsLoading = null;
+      reject(new ApiError('图表组件加载失败'));
+    });
+    document.head.append(script);
+  });
+  return echartsLoading;
+}
+
+function filterToYear(state, year) {
+  navigate({ ...state, filters: { ...state.filters, year_from: String(year), year_to: String(year) }, page: 1 });
+}
+
+async function showTrend(state) {
+  const body = await api(`/trends?${researchParams(state, { keepYears: false })}`);
+  const years = body.groups.filter((g) => g.key != null);
+  ui.trendNote.textContent = body.passages
+    ? `共 ${fmt(body.passages)} 段、${fmt(body.documents)} 篇文件原文含“${body.terms.join('”“')}”。点击柱子或年份只看该年。`
+    : body.message ?? '没有段落含这些词语';
+  ui.trendChart.dataset.years = String(years.length);
+  const missing = years.filter((g) => g.missing).length;
+  const yearURL = (year) => stateURL({ ...state, filters: { ...state.filters, year_from: String(year), year_to: String(year) }, page: 1 });
+  setChildren(
+    ui.trendYears,
+    years.filter((g) => g.passages).map((g) =>
+      h('li', {}, h('a', { href: yearURL(g.key), 'data-nav': true, 'data-year': g.key }, `${g.key}年 ${fmt(g.passages)}段`)),
+    ),
+    missing ? h('li', { class: 'missing' }, `${missing} 个年份档案中没有文件（图中灰色）`) : null,
+  );
+  const echarts = await loadECharts();
+  const css = getComputedStyle(document.documentElement);
+  const color = (name) => css.getPropertyValue(name).trim();
+  const chart = echarts.getInstanceByDom(ui.trendChart) ?? echarts.init(ui.trendChart, null, { renderer: 'canvas' });
+  chart.setOption(
+    {
+      animation: false,
+      grid: { left: 40, right: 16, top: 16, bottom: 28 },
+      tooltip: {
+        trigger: 'axis',
+        renderMode: 'richText', // drawn on the canvas: the page allows no inline styles
+        formatter: (items) => {
+          const g = years[items[0].dataIndex];
+          if (g.missing) return `${g.key}年\n档案中没有该年的文件`;
+          return `${g.key}年\n${g.documents} 篇文件 · ${g.passages} 段\n每10万字 ${g.per_100k_chars ?? 0} 段 · 高分 ${g.scored} 段`;
+        },
+      },
+      xAxis: { type: 'category', data: years.map((g) => String(g.key)), axisLabel: { color: color('--muted') } },
+      yAxis: { type: 'value', minInterval: 1, axisLabel: { color: color('--muted') } },
+      series: [
+        {
+          type: 'bar',
+          name: '段落',
+          data: years.map((g) =>
+            g.missing ? null : g.passages,
+          ),
+          itemStyle: { color: color('--accent') },
+          barMaxWidth: 18,
+          // years without any document: shaded, so they read as "no report", not as zero
+          markArea: {
+            silent: true,
+            itemStyle: { color: color('--border'), opacity: 0.6 },
+            data: years.filter((g) => g.missing).map((g) => [{ xAxis: String(g.key) }, { xAxis: String(g.key) }]),
+          },
+        },
+      ],
+    },
+    true,
+  );
+  chart.off('click');
+  chart.on('click', (params) => {
+    const g = years[params.dataIndex];
+    if (!g.missing) filterToYear(readState(), g.key);
+  });
+  chart.resize();
+}
+
+async function showCompare(state) {
+  const params = researchParams(state);
+  params.set('by', 'region');
+  const body = await api(`/compare?${params}`);
+  setChildren(
+    ui.compareRows,
+    body.rows.length ? null : h('li', {}, body.message ?? '没有可对比的地区'),
+    body.rows.map((row) => {
+      if (!row.hit) return h('li', { class: 'silent', dataset: { region: row.label } }, h('span', { class: 'compare-label' }, row.label), '未提及');
+      const text = h('p', { class: 'passage' });
+      setHighlighted(text, row.hit.highlighted, row.hit.text);
+      return h(
+        'li',
+        { dataset: { region: row.label } },
+        h('span', { class: 'compare-label' }, row.label),
+        h('a', { href: docLink(state, row.hit.document.doc_id, row.hit.passage_id), 'data-nav': true }, row.hit.document.title),
+        breadcrumb(row.hit.section),
+        text,
+      );
+    }),
+  );
+}
+
+function similarButton(hit, state) {
+  const button = h('button', { type: 'button', class: 'btn-quiet btn-similar', 'aria-expanded': 'false' }, '相似段落');
+  button.addEventListener('click', async () => {
+    const card = button.closest('article');
+    let panel = $('.similar', card);
+    if (panel) {
+      panel.hidden = !panel.hidden;
+      button.setAttribute('aria-expanded', String(!panel.hidden));
+      return;
+    }
+    panel = h('section', { class: 'similar', 'aria-label': '其他文件中的相似段落' }, h('p', { class: 'research-note' }, '正在查找…'));
+    card.append(panel);
+    button.setAttribute('aria-expanded', 'true');
+    try {
+      const body = await api(`/passages/${encodeURIComponent(hit.passage_id)}/similar?k=5`);
+      setChildren(
+        panel,
+        h('p', { class: 'research-note' }, body.hits.length ? '其他文件里说法相同或相近的段落：' : '其他文件里没有相近的段落。'),
+        h('ol', {}, body.hits.map((x) => h('li', {}, h('a', { href: docLink(state, x.document.doc_id, x.passage_id), 'data-nav': true }, x.document.title), ` ${x.score.toFixed(2)}：`, x.text))),
+      );
+    } catch (err) {
+      setChildren(panel, h('p', { class: 'api-message' }, errorText(err, '查找失败')));
+    }
+  });
+  return button;
+}
+
+function copyButton(hit) {
+  const button = h('button', { type: 'button', class: 'btn-quiet btn-cite', title: hit.citation }, '复制引用');
+  button.addEventListener('click', async () => {
+    let done = false;
+    try {
+      await navigator.clipboard.writeText(hit.citation);
+      done = true;
+    } catch {
+      done = false; // no clipboard access (plain http elsewhere than localhost): show it instead
+    }
+    const note = h('span', { class: 'copied', role: 'status' }, done ? '已复制' : hit.citation);
+    button.after(note);
+    setTimeout(() => note.remove(), done ? 2000 : 15000);
+  });
+  return button;
+}

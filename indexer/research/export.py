@@ -32,19 +32,11 @@ _HIT_COLUMNS = [
 ]  # fmt: skip
 
 
-def citation(hit: Hit) -> str:
-    """One line to paste under a quote: title, speaker, date, section, where to find it."""
-    d = hit.document
-    parts = [f"《{d.title}》", d.speaker, d.date or (str(d.year) if d.year else None), hit.section]
-    where = d.url or d.source
-    return "，".join(p for p in parts if p) + (f"。{where}" if where else "。")
-
-
 def _hit_cells(hit: Hit) -> list[object]:
     d = hit.document
     return [
         d.title, d.date, d.year, d.speaker, d.region, d.doc_type, hit.section, hit.text,
-        hit.passage_id, d.url, d.source, citation(hit),
+        hit.passage_id, d.url, d.source, hit.citation,
     ]  # fmt: skip
 
 

@@ -426,3 +426,64 @@ def test_markup_in_a_passage_is_shown_as_text(page: Page, xss_server: LiveServer
     assert page.locator("#main b, #main script, #main img").count() == 0
     assert page.evaluate("typeof window.__xss") == "undefined"
     shot(page, "escaped-markup-laptop.png")
+
+
+# ------------------------------------------------------------ research tools
+
+
+def _bar_position(page: Page, year: int) -> tuple[float, float]:
+    """Where the chart draws ``year``'s bar, from ECharts' own coordinate mapping."""
+    x, y = page.evaluate(
+        """(year) => {
+            const el = document.querySelector('#trend-chart');
+            const chart = echarts.getInstanceByDom(el);
+            const [x, y] = chart.convertToPixel({ seriesIndex: 0 }, [String(year), 1]);
+            const box = el.getBoundingClientRect();
+            return [x + box.left, y + box.top];
+        }""",
+        year,
+    )
+    return x, y
+
+
+@needs_chromium
+def test_trend_chart_shows_every_year_and_a_click_filters_to_one(
+    page: Page, server: LiveServer, http: httpx.Client
+) -> None:
+    groups = http.get("/trends", params={"q": "新质生产力"}).json()["groups"]
+    years = [g for g in groups if g["key"] is not None]
+    search(page, server.url, "新质生产力")
+    page.get_by_role("button", name="年度趋势").click()
+    wait_ready(page)
+    expect(page.locator("#trend-chart canvas").first).to_be_visible()
+    expect(page.locator("#trend-chart")).to_have_attribute("data-years", str(len(years)))
+    said = [g["key"] for g in years if g["passages"]]
+    assert said and said[0] >= 2024, "新质生产力 is new"
+    expect(page.locator("#trend-years a")).to_have_count(len(said))
+    shot(page, "trend-chart.png")
+    page.mouse.click(*_bar_position(page, said[0]))
+    wait_ready(page)
+    assert query_of(page)["year_from"] == [str(said[0])] == query_of(page)["year_to"]
+    dates = page.locator(".hit .meta-date .value").all_inner_texts()
+    assert dates and all(d.startswith(str(said[0])) for d in dates)
+    expect(page.locator("#trend")).to_be_visible()  # the timeline stays open
+
+
+@needs_chromium
+def test_compare_similar_and_export_from_the_page(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/?q=低空经济&mode=hybrid&year_from=2026&year_to=2026")
+    wait_ready(page)
+    page.get_by_role("button", name="分省对比").click()
+    wait_ready(page)
+    regions = page.locator("#compare-rows > li").evaluate_all(
+        "els => els.map(e => e.dataset.region)"
+    )
+    assert sorted(regions) == sorted(["浙江省", "湖北省", "江西省"])
+    page.locator(".btn-similar").first.click()
+    expect(page.locator(".similar li").first).to_be_visible()
+    shot(page, "compare-similar.png")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出 CSV").click()
+    path = download.value.path()
+    assert download.value.suggested_filename == "govspeech-search.csv"
+    assert path is not None and Path(path).read_bytes().startswith(b"\xef\xbb\xbfrank,score,title")
