@@ -51,6 +51,8 @@ const ui = {
   compareRows: $('#compare-rows'),
   exportCsv: $('#export-csv'),
   exportJsonl: $('#export-jsonl'),
+  trendExport: $('#trend-export'),
+  compareExport: $('#compare-export'),
 };
 
 // ------------------------------------------------------------------ helpers
@@ -836,7 +838,9 @@ function filterToYear(state, year) {
 }
 
 async function showTrend(state) {
-  const body = await api(`/trends?${researchParams(state, { keepYears: false })}`);
+  const params = researchParams(state, { keepYears: false });
+  ui.trendExport.href = `/export/trends?${params}&format=csv`;
+  const body = await api(`/trends?${params}`);
   const years = body.groups.filter((g) => g.key != null);
   ui.trendNote.textContent = body.passages
     ? `共 ${fmt(body.passages)} 段、${fmt(body.documents)} 篇文件原文含“${body.terms.join('”“')}”。点击柱子或年份只看该年。`
@@ -901,6 +905,7 @@ async function showTrend(state) {
 async function showCompare(state) {
   const params = researchParams(state);
   params.set('by', 'region');
+  ui.compareExport.href = `/export/compare?${params}&format=csv`;
   const body = await api(`/compare?${params}`);
   setChildren(
     ui.compareRows,

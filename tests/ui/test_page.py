@@ -487,3 +487,7 @@ def test_compare_similar_and_export_from_the_page(page: Page, server: LiveServer
     path = download.value.path()
     assert download.value.suggested_filename == "govspeech-search.csv"
     assert path is not None and Path(path).read_bytes().startswith(b"\xef\xbb\xbfrank,score,title")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出对比表（CSV）").click()
+    table = download.value.path()
+    assert table is not None and "浙江省" in Path(table).read_text(encoding="utf-8-sig")
