@@ -26,10 +26,6 @@ _STRAY = {"”", "」", "』"}
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
 
 
-class QuerySyntaxError(ValueError):
-    """A query the syntax cannot read; the message says how to fix it."""
-
-
 @dataclass(frozen=True, slots=True)
 class ParsedQuery:
     """``text`` is what the retrievers rank (``free``: its words outside quotes); phrases and
@@ -39,6 +35,7 @@ class ParsedQuery:
     free: str = ""
     phrases: tuple[str, ...] = ()
     excluded: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def restricts(self) -> bool:
@@ -46,11 +43,16 @@ class ParsedQuery:
 
 
 def parse_query(query: str) -> ParsedQuery:
-    """Split ``query`` into ranked words, required phrases and excluded words or phrases."""
+    """Split ``query`` into ranked words, required phrases and excluded words or phrases.
+
+    Never refuses a query: an unclosed quote runs to the end, a stray closing quote
+    or empty quotes are dropped, and each such repair is said in ``notes``.
+    """
     parts: list[str] = []  # what ranks: runs of free text and each phrase's own words
     free: list[str] = []
     phrases: list[str] = []
     excluded: list[str] = []
+    notes: list[str] = []
     i, n = 0, len(query)
     while i < n:
         ch = query[i]
@@ -62,22 +64,26 @@ def parse_query(query: str) -> ParsedQuery:
         if ch in _CLOSING:
             end = query.find(_CLOSING[ch], i + 1)
             if end < 0:
-                raise QuerySyntaxError(
-                    f"a quote is not closed: add the closing {_CLOSING[ch]} after the phrase, "
-                    f"or remove the {ch}"
+                end = n
+                notes.append(
+                    f"the closing {_CLOSING[ch]} is missing: the phrase runs to the end of the query"
                 )
-            phrase = matching_form(query[i + 1 : end])
+            raw = query[i + 1 : end]
+            phrase = matching_form(raw)
             if not phrase:
-                raise QuerySyntaxError("an empty phrase: put words between the quotes")
-            if negated:
+                notes.append("empty quotes were ignored")
+            elif negated:
                 excluded.append(phrase)
             else:
                 phrases.append(phrase)
-                parts += [" ", query[i + 1 : end], " "]
+                parts += [" ", raw, " "]
                 free.append(" ")
             i = end + 1
         elif ch in _STRAY:
-            raise QuerySyntaxError(f"a closing {ch} has no opening quote: remove it or add one")
+            notes.append(f"a closing {ch} without an opening quote was ignored")
+            parts.append(" ")
+            free.append(" ")
+            i += 1
         elif negated:
             end = next((j for j in range(i, n) if query[j].isspace() or query[j] in _CLOSING), n)
             excluded.append(matching_form(query[i:end]))
@@ -88,7 +94,7 @@ def parse_query(query: str) -> ParsedQuery:
             i += 1
     text = re.sub(r"\s+", " ", "".join(parts)).strip()
     if not text:
-        raise QuerySyntaxError(
+        notes.append(
             "nothing to search for: -word only excludes; add the words or a phrase to find"
         )
     return ParsedQuery(
@@ -96,6 +102,7 @@ def parse_query(query: str) -> ParsedQuery:
         re.sub(r"\s+", " ", "".join(free)).strip(),
         tuple(dict.fromkeys(phrases)),
         tuple(dict.fromkeys(excluded)),
+        tuple(notes),
     )
 
 

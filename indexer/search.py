@@ -24,7 +24,7 @@ from indexer.fusion import DenseCalibration, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
-from indexer.query import ParsedQuery, PassageText, QuerySyntaxError, parse_query
+from indexer.query import ParsedQuery, PassageText, parse_query
 from indexer.schemas import (
     MAX_HITS,
     ContextPassage,
@@ -221,7 +221,9 @@ class Searcher:
         mask = self.mask(req.filters)
         syntax = self.passage_text.mask(parsed)
         message = None
-        if mask is not None and not mask.any():
+        if not query:  # only exclusions: parsed.notes says so
+            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+        elif mask is not None and not mask.any():
             ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = "no passage matches these filters; remove or widen a filter"
         elif syntax is not None and not (syntax if mask is None else syntax & mask).any():
@@ -244,16 +246,14 @@ class Searcher:
             )
         # a quoted phrase is marked whole, not its words one by one (新 of 新质生产力)
         marked = self.keyword.query_terms(parsed.free) if parsed.phrases else terms
+        message = "; ".join([*parsed.notes, *([message] if message else [])]) or None
         return Pool(ranked, parsed, terms, [*marked, *parsed.phrases], message)
 
     def _check(self, req: SearchRequest) -> ParsedQuery:
         """The query to search for; the request types have checked its length and paging."""
         if not req.q.strip():
             raise QueryError("the query is empty: type some words to search for")
-        try:
-            return parse_query(req.q)
-        except QuerySyntaxError as e:
-            raise QueryError(str(e)) from None
+        return parse_query(req.q)
 
     def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> _Ranked:
         """The ranked pool of one query: at most ``MAX_HITS`` passages, the same at every offset.

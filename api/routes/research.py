@@ -32,7 +32,10 @@ ExportFormat = Annotated[export.Format, Field(description="csv (UTF-8 with BOM),
 class SearchExport(SearchParams):
     format: ExportFormat = "csv"
     limit: int = Field(
-        MAX_HITS, ge=1, description=f"Hits to export, at most {MAX_HITS} (the ranking's depth)."
+        MAX_HITS,
+        ge=1,
+        le=MAX_HITS,
+        description=f"Hits to export, at most {MAX_HITS} (the ranking's depth).",
     )
 
 
@@ -82,12 +85,6 @@ def export_search(
     params: Annotated[SearchExport, Query()], searcher: SearcherDep
 ) -> StreamingResponse:
     """The whole ranked list (up to ``limit``) as a file, with every field and a citation."""
-    if params.limit > MAX_HITS:
-        raise HTTPException(
-            status_code=422,
-            detail=f"an export holds at most {MAX_HITS} hits (the ranking's depth); "
-            "add filters or a phrase to narrow the query",
-        )
     with answering():
         response = _all_hits(searcher, params)
     return _file(export.search_table(response), params.format, "search")

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.query import QuerySyntaxError, parse_query
+from indexer.query import parse_query
 from indexer.research.schemas import CompareParams, CompareResponse, CompareRow, GroupKey
 
 if TYPE_CHECKING:
@@ -23,20 +23,17 @@ if TYPE_CHECKING:
 
 
 def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
-    """Best passage per group for ``params.q``; raises QueryError for a query to fix."""
-    from indexer.search import QueryError
-
+    """Best passage per group for ``params.q``; notes on the query go in its message."""
     started = time.perf_counter()
-    try:
-        parsed = parse_query(params.q)
-    except QuerySyntaxError as e:
-        raise QueryError(str(e)) from None
+    parsed = parse_query(params.q)
     filters = params.filters()
     n = len(searcher.row_documents)
     inside = searcher.mask(filters)
     inside = np.ones(n, dtype=bool) if inside is None else inside
     if parsed.restricts:
         inside = inside & searcher.passage_text.mask(parsed)
+    if not parsed.text:  # only exclusions
+        inside = np.zeros(n, dtype=bool)
     docs = searcher.documents
     keys = [_key(d, params.by) for d in docs]
     present = sorted({keys[i] for i in np.unique(searcher.row_documents[inside])}, key=str)
@@ -82,7 +79,9 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
     if params.by == "year":  # a timeline: silent years in their place
         out.sort(key=lambda r: str(r.key))
     if rows.size and not found:
-        message = "no group uses any of these words; try other words or a broader filter"
+        message = "no group uses all of these words; try other words or a broader filter"
+    if parsed.notes:
+        message = "; ".join([*parsed.notes, *([message] if message and parsed.text else [])])
     return CompareResponse(
         query=params.q.strip(),
         by=params.by,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.query import QuerySyntaxError, matching_form, parse_query
+from indexer.query import matching_form, parse_query
 from indexer.research.schemas import GroupKey, TrendGroup, TrendParams, TrendResponse
 from indexer.schemas import MAX_HITS, BodyFilters, SearchRequest
 
@@ -26,21 +26,16 @@ if TYPE_CHECKING:
 
 
 def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
-    """Counts of ``params.q`` per group; raises QueryError for a query to fix."""
-    from indexer.search import QueryError
-
+    """Counts of ``params.q`` per group; notes on the query go in its message."""
     started = time.perf_counter()
-    try:
-        parsed = parse_query(params.q)
-    except QuerySyntaxError as e:
-        raise QueryError(str(e)) from None
+    parsed = parse_query(params.q)
     terms = list(dict.fromkeys([*parsed.phrases, *map(matching_form, parsed.free.split())]))
     filters = params.filters()
     n = len(searcher.row_documents)
     inside = searcher.mask(filters)
     inside = np.ones(n, dtype=bool) if inside is None else inside
     text = searcher.passage_text
-    exact = inside & (text.mask(parsed) if parsed.restricts else True)
+    exact = inside & (text.mask(parsed) if parsed.restricts else True) & bool(parsed.text)
     for term in terms:
         exact &= text.containing(term)
 
@@ -88,13 +83,11 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
             )
         )
     found = int(exact.sum())
-    message = pool.message if pool.message and not found else None
-    if not found and message is None:
-        message = (
-            "no passage contains "
-            + " and ".join(f"“{t}”" for t in terms)
-            + ("" if filters.is_empty() else " within the filters")
-        )
+    said = list(parsed.notes)
+    if not found and parsed.text:
+        where = "" if filters.is_empty() else " within the filters"
+        said.append("no passage contains " + " and ".join(f"“{t}”" for t in terms) + where)
+    message = "; ".join(said) or None
     return TrendResponse(
         query=params.q.strip(),
         by=params.by,

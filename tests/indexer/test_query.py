@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from indexer.query import ParsedQuery, PassageText, QuerySyntaxError, parse_query
+from indexer.query import ParsedQuery, PassageText, parse_query
 
 
 @pytest.mark.parametrize(
@@ -35,19 +35,23 @@ def test_words_outside_quotes_are_kept_apart() -> None:
 
 
 @pytest.mark.parametrize(
-    ("query", "says"),
+    ("query", "text", "phrases", "says"),
     [
-        ('"新质生产力', 'a quote is not closed: add the closing "'),
-        ("“新质生产力", "add the closing ”"),
-        ("新质生产力”", "has no opening quote"),
-        ('"" 发展', "an empty phrase"),
-        ("-房地产", "-word only excludes"),
-        ('-"房地产"', "-word only excludes"),
+        ('"新质生产力 发展', "新质生产力 发展", ("新质生产力发展",), 'the closing " is missing'),
+        ("“新质生产力", "新质生产力", ("新质生产力",), "the closing ” is missing"),
+        ("新质生产力” 发展", "新质生产力 发展", (), "a closing ” without an opening quote"),
+        ('"" 发展', "发展", (), "empty quotes were ignored"),
+        ("-房地产", "", (), "-word only excludes"),
+        ('-"房地产"', "", (), "-word only excludes"),
     ],
 )
-def test_malformed_queries_say_how_to_fix_them(query: str, says: str) -> None:
-    with pytest.raises(QuerySyntaxError, match=says):
-        parse_query(query)
+def test_malformed_queries_are_repaired_and_say_how(
+    query: str, text: str, phrases: tuple[str, ...], says: str
+) -> None:
+    parsed = parse_query(query)  # a query is never refused: what was read is said
+    assert (parsed.text, parsed.phrases) == (text, phrases)
+    assert any(says in note for note in parsed.notes), parsed.notes
+    assert parse_query('"新质生产力" 发展').notes == ()
 
 
 def _scan(texts: list[str]) -> PassageText:

@@ -11,7 +11,7 @@ from indexer.research.schemas import CompareParams, TrendParams
 from indexer.research.similar import similar
 from indexer.research.trends import trends
 from indexer.schemas import SearchRequest
-from indexer.search import QueryError, Searcher
+from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.textnorm import normalize_for_match
 from tests.conftest import PROVINCES, national_records, provincial_text
@@ -72,8 +72,9 @@ def test_trends_by_region_honour_filters_and_say_when_nothing_matches(searcher: 
     assert all(g.passages and g.scored is not None for g in res.groups)
     none = trends(searcher, TrendParams(q="量子纠缠农业"))
     assert none.passages == 0 and "no passage contains “量子纠缠农业”" in (none.message or "")
-    with pytest.raises(QueryError, match="not closed"):
-        trends(searcher, TrendParams(q="“新质生产力"))
+    repaired = trends(searcher, TrendParams(q="“新质生产力"))
+    assert repaired.passages and "the closing ” is missing" in (repaired.message or "")
+    assert trends(searcher, TrendParams(q="-新质生产力")).passages == 0
 
 
 def test_compare_shows_each_regions_best_passage_and_who_says_nothing(searcher: Searcher) -> None:

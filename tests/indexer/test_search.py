@@ -250,5 +250,7 @@ def test_a_phrase_found_nowhere_is_an_empty_answer_that_says_so(searcher: Search
         res = searcher.search(SearchRequest(q='"量子纠缠农业" 发展', mode=mode))
         assert res.hits == [] and res.total == 0
         assert "no passage contains “量子纠缠农业”" in (res.message or "")
-    with pytest.raises(QueryError, match="a quote is not closed"):
-        searcher.search(SearchRequest(q="“新质生产力 发展"))
+    repaired = searcher.search(SearchRequest(q="“新质生产力", mode="keyword"))
+    assert repaired.hits and "the closing ” is missing" in (repaired.message or "")
+    excluded_only = searcher.search(SearchRequest(q="-新质生产力"))
+    assert excluded_only.hits == [] and "-word only excludes" in (excluded_only.message or "")
