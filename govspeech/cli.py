@@ -33,11 +33,10 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from indexer.settings import Settings, get_settings
-
 if TYPE_CHECKING:
     from indexer.embed import Embedder
     from indexer.search import Searcher
+    from indexer.settings import Settings
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,6 +74,8 @@ FormatOpt = Annotated[
 
 
 def _settings(index_dir: Path | None) -> Settings:
+    from indexer.settings import get_settings  # pydantic-settings: 0.16 s that --help skips
+
     settings = get_settings()
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
