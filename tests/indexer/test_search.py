@@ -20,7 +20,7 @@ from indexer.schemas import Filters, SearchRequest
 from indexer.search import QueryError, Searcher
 from indexer.settings import Settings
 from indexer.textnorm import normalize_for_match
-from tests.conftest import CORPUS, ROOT, provincial_csv, require_corpus
+from tests.conftest import CORPUS, ROOT, provincial_csv, require_corpus, seeded_index
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
 
@@ -130,7 +130,9 @@ def test_bad_queries_raise_query_error(searcher: Searcher) -> None:
         searcher.search(SearchRequest.model_construct(q=" ", k=10, offset=0, mode="hybrid"))
 
 
-def test_near_duplicates_are_collapsed_and_listed(tmp_path: Path, embedder: Embedder) -> None:
+def test_near_duplicates_are_collapsed_and_listed(
+    tmp_path: Path, index_settings: Settings, embedder: Embedder
+) -> None:
     require_corpus()
     folder = tmp_path / "dups"
     folder.mkdir()
@@ -138,7 +140,7 @@ def test_near_duplicates_are_collapsed_and_listed(tmp_path: Path, embedder: Embe
     shutil.copy(speech, folder / "speech.txt")
     shutil.copy(speech, folder / "speech-copy.txt")
     shutil.copy(provincial_csv("江西省"), folder)
-    settings = Settings(index_dir=tmp_path / "index")
+    settings = seeded_index(tmp_path / "index", index_settings)  # all three are in the slice
     build_index([folder], settings, embedder=embedder)
     searcher = LiveIndex(settings, embedder).get()
     for mode in MODES:
