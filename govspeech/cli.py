@@ -34,6 +34,8 @@ from rich.progress import (
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from indexer.embed import Embedder
     from indexer.search import Searcher
     from indexer.settings import Settings
@@ -68,6 +70,7 @@ RegionOpt = Annotated[str | None, typer.Option(help="Region/province (prefix).")
 SpeakerOpt = Annotated[str | None, typer.Option(help="Speaker (substring).")]
 DocTypeOpt = Annotated[str | None, typer.Option(help="Document type.")]
 SourceOpt = Annotated[str | None, typer.Option(help="Source path/URL prefix.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")]
 FormatOpt = Annotated[
     str | None, typer.Option("--format", help="Write csv, jsonl or md (a table) to stdout.")
 ]
@@ -426,12 +429,21 @@ def _searching(settings: Settings, ask: Callable[[Searcher], R]) -> R:
         return ask(LiveIndex(settings, lazy=True).get())
 
 
+def _written(kind: str, response: BaseModel, fmt: str | None, as_json: bool) -> bool:
+    """Write ``response`` as a table (``--format``) or JSON when asked; False when neither."""
+    if fmt is not None:
+        _export(kind, response, fmt)
+    elif as_json:
+        out.print_json(response.model_dump_json())
+    return fmt is not None or as_json
+
+
 def _export(kind: str, response: object, fmt: str) -> None:
     from indexer.research import export
 
     if fmt not in export.FORMATS:
         raise _fail(f"--format: choose one of {', '.join(export.FORMATS)}")
-    table = getattr(export, f"{kind}_table")(response)
+    table = export.TABLES[kind](response)  # type: ignore[operator]
     for piece in export.write(table, fmt):  # type: ignore[arg-type]
         sys.stdout.write(piece)
 
@@ -449,7 +461,7 @@ def trends(
     speaker: SpeakerOpt = None,
     doc_type: DocTypeOpt = None,
     source: SourceOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
@@ -464,11 +476,7 @@ def trends(
         region=region, speaker=speaker, doc_type=doc_type, source=source,
     )  # fmt: skip
     result = _searching(settings, lambda s: count(s, params))
-    if fmt is not None:
-        _export("trend", result, fmt)
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
+    if _written("trend", result, fmt, as_json):
         return
     if result.message:
         console.print(f"[yellow]{result.message}[/]")
@@ -501,7 +509,7 @@ def compare(
     speaker: SpeakerOpt = None,
     doc_type: DocTypeOpt = None,
     source: SourceOpt = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+    as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
@@ -516,11 +524,7 @@ def compare(
         speaker=speaker, doc_type=doc_type, source=source,
     )  # fmt: skip
     result = _searching(settings, lambda s: best_of(s, params))
-    if fmt is not None:
-        _export("compare", result, fmt)
-        return
-    if as_json:
-        out.print_json(result.model_dump_json())
+    if _written("compare", result, fmt, as_json):
         return
     if result.message:
         console.print(f"[yellow]{result.message}[/]")

@@ -62,7 +62,9 @@ class SearchTimeout(RuntimeError):
 
 
 @dataclass(slots=True)
-class _Ranked:
+class Ranked:
+    """Rows best first, with their scores (each side's too, where the mode has it)."""
+
     rows: np.ndarray
     scores: np.ndarray
     keyword: np.ndarray | None
@@ -74,7 +76,7 @@ class _Ranked:
 class Pool:
     """A query's ranked passages before paging: rows best first, and what to mark in them."""
 
-    ranked: _Ranked
+    ranked: Ranked
     parsed: ParsedQuery
     terms: list[str]
     marked: list[str]
@@ -222,12 +224,12 @@ class Searcher:
         syntax = self.passage_text.mask(parsed)
         message = None
         if not query:  # only exclusions: parsed.notes says so
-            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
         elif mask is not None and not mask.any():
-            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = "no passage matches these filters; remove or widen a filter"
         elif syntax is not None and not (syntax if mask is None else syntax & mask).any():
-            ranked = _Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = _no_phrase_message(parsed, syntax, mask)
         else:
             mask = syntax if mask is None else mask if syntax is None else mask & syntax
@@ -237,7 +239,7 @@ class Searcher:
                 message = "the query has no searchable keywords (only stop words or punctuation)"
         if req.min_score is not None:
             keep = ranked.scores >= req.min_score
-            ranked = _Ranked(
+            ranked = Ranked(
                 ranked.rows[keep],
                 ranked.scores[keep],
                 None if ranked.keyword is None else ranked.keyword[keep],
@@ -255,7 +257,7 @@ class Searcher:
             raise QueryError("the query is empty: type some words to search for")
         return parse_query(req.q)
 
-    def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> _Ranked:
+    def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> Ranked:
         """The ranked pool of one query: at most ``MAX_HITS`` passages, the same at every offset.
 
         A fixed pool is what keeps ``total`` and every page stable while paging:
@@ -266,7 +268,7 @@ class Searcher:
         if req.mode == "keyword":
             rows, bm25 = self.keyword.search(query, depth, mask)
             kw = self._keyword_norm(query, bm25)
-            return _Ranked(rows, kw, kw, None)
+            return Ranked(rows, kw, kw, None)
         qvec = self.embedder.encode_queries([query])[0]
         nominate = self.settings.candidate_depth
         dn_rows, dn_scores = self.dense.search(
@@ -274,7 +276,7 @@ class Searcher:
         )
         if req.mode == "dense":
             dn = self.calibration.normalise(dn_scores)
-            return _Ranked(dn_rows, dn, None, dn)
+            return Ranked(dn_rows, dn, None, dn)
         feedback = self._feedback(query, dn_rows)
         bm25 = self.keyword.scores(query, feedback)
         rows = np.union1d(self.keyword.top(bm25, nominate, mask), dn_rows)
@@ -282,7 +284,7 @@ class Searcher:
             rows, *self._both(query, qvec, rows, bm25, feedback), self.settings.keyword_weight
         )
         keep = slice(0, depth)
-        return _Ranked(
+        return Ranked(
             fused.rows[keep], fused.scores[keep], fused.keyword[keep], fused.dense[keep], feedback
         )
 
@@ -330,7 +332,7 @@ class Searcher:
         top = self.keyword.max_score(query, feedback)
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
-    def _page(self, req: SearchRequest, ranked: _Ranked, terms: list[str]) -> tuple[list[Hit], int]:
+    def _page(self, req: SearchRequest, ranked: Ranked, terms: list[str]) -> tuple[list[Hit], int]:
         """The requested page and the total: hits left after folding the whole pool."""
         texts = self.store.passages_by_rows(ranked.rows.tolist())
         groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
@@ -351,7 +353,7 @@ class Searcher:
     def _hits(
         self,
         req: SearchRequest,
-        ranked: _Ranked,
+        ranked: Ranked,
         texts: dict[int, StoredPassage],
         groups: list[tuple[int, list[StoredPassage]]],
         terms: list[str],

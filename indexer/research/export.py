@@ -94,3 +94,7 @@ def _csv_line(cells: Sequence[object]) -> str:
 def _md_cell(value: object) -> str:
     text = "" if value is None else str(value)
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+#: the table of each kind of answer, by the name the CLI uses
+TABLES = {"search": search_table, "trend": trend_table, "compare": compare_table}

@@ -13,7 +13,14 @@ CompareBy = Literal["region", "document", "year"]
 GroupKey = str | int | None
 
 
-class TrendParams(Filters):
+class _Filtered(Filters):
+    """A research request: its own fields plus the filters search takes."""
+
+    def filters(self) -> Filters:
+        return Filters(**self.model_dump(include=set(Filters.model_fields)))
+
+
+class TrendParams(_Filtered):
     q: Query = Field(..., description="Words or quoted phrases; each must occur exactly.")
     by: GroupBy = Field("year", description="Count per year, region or document type.")
     min_score: float = Field(
@@ -23,9 +30,6 @@ class TrendParams(Filters):
         description="Hybrid score a passage needs to count as scored "
         "(0.3 is about what a query's tenth hit scores on the demo).",
     )
-
-    def filters(self) -> Filters:
-        return Filters(**self.model_dump(include=set(Filters.model_fields)))
 
 
 class TrendGroup(BaseModel):
@@ -62,12 +66,9 @@ class TrendResponse(BaseModel):
     took_ms: float
 
 
-class CompareParams(Filters):
+class CompareParams(_Filtered):
     q: Query = Field(..., description="What to compare: keywords, a phrase or a question.")
     by: CompareBy = Field("region", description="Best passage per region, document or year.")
-
-    def filters(self) -> Filters:
-        return Filters(**self.model_dump(include=set(Filters.model_fields)))
 
 
 class CompareRow(BaseModel):
