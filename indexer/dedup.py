@@ -76,13 +76,16 @@ def clusters(texts: Sequence[str]) -> np.ndarray:
         return x
 
     grams: dict[int, np.ndarray] = {}
+
+    def hashes(row: int) -> np.ndarray:  # each candidate's grams once (not setdefault's eager call)
+        found = grams.get(row)
+        if found is None:
+            found = grams[row] = gram_hashes(texts[row])
+        return found
+
     for head, row in sorted(pairs):
         ra, rb = root(head), root(row)
-        if ra == rb:
-            continue
-        ga = grams.setdefault(head, gram_hashes(texts[head]))
-        gb = grams.setdefault(row, gram_hashes(texts[row]))
-        if _similar(ga, gb):
+        if ra != rb and _similar(hashes(head), hashes(row)):
             parent[max(ra, rb)] = min(ra, rb)
     return np.array([root(i) for i in range(n)], dtype=np.int32)
 
