@@ -20,7 +20,7 @@ import numpy as np
 from indexer import dedup
 from indexer.dense import load_backend
 from indexer.errors import UserError
-from indexer.fusion import DenseCalibration, fuse
+from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
@@ -222,18 +222,17 @@ class Searcher:
         terms = self.keyword.query_terms(query)
         mask = self.mask(req.filters)
         syntax = self.passage_text.mask(parsed)
+        inside = syntax if mask is None else mask if syntax is None else mask & syntax
         message = None
+        ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
         if not query:  # only exclusions: parsed.notes says so
-            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+            pass
         elif mask is not None and not mask.any():
-            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
             message = "no passage matches these filters; remove or widen a filter"
-        elif syntax is not None and not (syntax if mask is None else syntax & mask).any():
-            ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
+        elif inside is not None and not inside.any():
             message = _no_phrase_message(parsed, syntax, mask)
         else:
-            mask = syntax if mask is None else mask if syntax is None else mask & syntax
-            ranked = self._rank(req, query, mask)
+            ranked = self._rank(req, query, inside)
             _within(started, budget)
             if req.mode == "keyword" and not terms:
                 message = "the query has no searchable keywords (only stop words or punctuation)"
@@ -271,40 +270,39 @@ class Searcher:
             return Ranked(rows, kw, kw, None)
         qvec = self.embedder.encode_queries([query])[0]
         nominate = self.settings.candidate_depth
-        dn_rows, dn_scores = self.dense.search(
-            qvec, depth if req.mode == "dense" else nominate, mask
-        )
         if req.mode == "dense":
+            dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
             dn = self.calibration.normalise(dn_scores)
             return Ranked(dn_rows, dn, None, dn)
-        feedback = self._feedback(query, dn_rows)
-        bm25 = self.keyword.scores(query, feedback)
+        dn_rows, feedback, bm25 = self._hybrid_inputs(query, qvec, mask)
         rows = np.union1d(self.keyword.top(bm25, nominate, mask), dn_rows)
-        fused = fuse(
-            rows, *self._both(query, qvec, rows, bm25, feedback), self.settings.keyword_weight
-        )
+        fused = self._fuse(query, qvec, rows, bm25, feedback)
         keep = slice(0, depth)
         return Ranked(
             fused.rows[keep], fused.scores[keep], fused.keyword[keep], fused.dense[keep], feedback
         )
 
-    def hybrid_scores(self, query: str, rows: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-        """Hybrid scores of ``rows`` (any number, aligned with them) as a hybrid search gives them,
-        feedback words taken from the best dense matches inside ``mask``."""
+    def hybrid_ranking(self, query: str, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
+        """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
+        taken from the best dense matches inside ``mask``."""
         qvec = self.embedder.encode_queries([query])[0]
+        _, feedback, bm25 = self._hybrid_inputs(query, qvec, mask)
+        return self._fuse(query, qvec, rows, bm25, feedback)
+
+    def _hybrid_inputs(
+        self, query: str, qvec: np.ndarray, mask: np.ndarray | None
+    ) -> tuple[np.ndarray, Feedback, np.ndarray]:
+        """The dense nominees, the feedback words they give and BM25 with them, for every row."""
         dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, mask)
         feedback = self._feedback(query, dn_rows)
-        bm25 = self.keyword.scores(query, feedback)
-        keyword, dense = self._both(query, qvec, rows, bm25, feedback)
-        w = self.settings.keyword_weight
-        return (w * keyword + (1.0 - w) * dense).astype(np.float32)
+        return dn_rows, feedback, self.keyword.scores(query, feedback)
 
-    def _both(
+    def _fuse(
         self, query: str, qvec: np.ndarray, rows: np.ndarray, bm25: np.ndarray, feedback: Feedback
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Normalised keyword and dense scores of ``rows``, the two sides fusion mixes."""
+    ) -> Fused:
         keyword = self._keyword_norm(query, bm25[rows], feedback)
-        return keyword, self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
+        dense = self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
+        return fuse(rows, keyword, dense, self.settings.keyword_weight)
 
     def _feedback(self, query: str, dense_rows: np.ndarray) -> Feedback:
         """Words of the best dense matches (inside the filters) for the keyword side of hybrid.

@@ -84,6 +84,8 @@ class ExportTokenizer:
     @property
     def full(self) -> Tokenizer:
         """The whole vocabulary, loaded on first need."""
+        if self._full is not None:
+            return self._full
         with self._lock:
             if self._full is None:
                 full = Tokenizer.from_file(str(self._folder / FULL_FILE))

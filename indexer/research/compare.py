@@ -43,15 +43,14 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
     speaks: set[GroupKey] = set()
     if rows.size:
         query = parsed.text
-        scores = searcher.hybrid_scores(query, rows, inside)
-        terms = searcher.keyword.query_terms(query)
+        ranking = searcher.hybrid_ranking(query, rows, inside)  # best first
         own = np.ones(rows.size, dtype=bool)  # passages that use every word of the query
-        for term in terms:
-            own &= searcher.keyword.scores(term)[rows] > 0
-        doc_of = searcher.row_documents[rows]
-        for i in np.lexsort((rows, -scores)):
+        for term in searcher.keyword.query_terms(query):
+            own &= searcher.keyword.scores(term)[ranking.rows] > 0
+        doc_of = searcher.row_documents[ranking.rows]
+        for i, (row, score) in enumerate(zip(ranking.rows, ranking.scores, strict=True)):
             key = keys[doc_of[i]]
-            best.setdefault(key, (int(rows[i]), float(scores[i])))
+            best.setdefault(key, (int(row), float(score)))
             if own[i]:
                 speaks.add(key)
     else:
