@@ -215,6 +215,8 @@ class LogProgress:
         self._started = self._last = time.monotonic()
         if total:
             _log.info("%s: %s %s to do", name, f"{total:,}", unit)
+        else:  # a step without a count still says what the build is doing
+            _log.info("%s ...", name)
 
     def advance(self, n: int = 1) -> None:
         self._done += n

@@ -225,6 +225,7 @@ def build_index(
             and not full
             and previous.corpus_fingerprint == fingerprint
             and previous.corpus_roots == report.roots
+            and previous.windows > 0  # older versions did not record it, nor their backend
             and BackendSpec.from_dict(previous.dense)
             == resolve(settings.dense_backend, previous.windows)
         ):
@@ -260,10 +261,14 @@ def build_index(
         try:
             progress.stage("writing index", None, "steps")
             n = write_store(partial / "store.sqlite", chunked)
-            progress.stage("dense index", None, "steps")
+            spec = resolve(settings.dense_backend, len(vectors))
+            progress.stage(
+                f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps"
+            )
             dense = build_backend(settings.dense_backend, vectors, owner)
             dense.save(partial)
             save_window_keys(partial, keys)
+            progress.stage("finding near-duplicate passages", None, "steps")
             dedup.save(partial, dedup.clusters([p.text for p, _ in rows]))
             progress.stage("keyword index", len(rows), "passages")
             keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
