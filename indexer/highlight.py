@@ -8,6 +8,7 @@ to offsets in the original text, which is what is displayed.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -32,16 +33,23 @@ def highlight_spans(text: str, terms: Sequence[str]) -> list[tuple[int, int]]:
     or number there (``2`` does not light up inside ``13.2`` or ``2019``), as
     the tokeniser would not have matched it either; Chinese has no such boundaries.
     """
-    needles = {n for n in (normalize_for_match(t).strip() for t in terms) if n}
-    if not needles or not text:
+    patterns = _patterns(tuple(terms))
+    if not patterns or not text:
         return []
     norm = normalize_with_offsets(text)
     found = [
         norm.to_original(m.start(1), m.end(1))
-        for needle in needles
-        for m in _occurrences(needle).finditer(norm.text)
+        for pattern in patterns
+        for m in pattern.finditer(norm.text)
     ]
     return _merge(found)
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(terms: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """One pattern per distinct term; made once per query, not once per hit (a page has 10)."""
+    needles = sorted({n for n in (normalize_for_match(t).strip() for t in terms) if n})
+    return tuple(_occurrences(n) for n in needles)
 
 
 def _occurrences(needle: str) -> re.Pattern[str]:

@@ -331,45 +331,40 @@ class Searcher:
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
     def _page(self, req: SearchRequest, ranked: Ranked, terms: list[str]) -> tuple[list[Hit], int]:
-        """The requested page and the total: hits left after folding the whole pool."""
-        texts = self.store.passages_by_rows(ranked.rows.tolist())
-        groups: list[tuple[int, list[StoredPassage]]] = []  # (index into ranked, duplicates)
+        """The requested page and the total: hits left after folding the whole pool.
+
+        Folding needs only the cluster of each row, so only the page's passages and
+        their duplicates are read from the store, not the whole pool of 200.
+        """
+        rows = ranked.rows.tolist()
+        groups: list[tuple[int, list[int]]] = []  # (index into ranked, rows of its duplicates)
         group_of_cluster: dict[int, int] = {}
-        for i, row in enumerate(ranked.rows.tolist()):
-            p = texts[row]
-            dup_of = None
-            if req.collapse:
-                cluster = int(self._clusters[row])
-                dup_of = group_of_cluster.setdefault(cluster, len(groups))
-                dup_of = None if dup_of == len(groups) else dup_of
-            if dup_of is not None:
-                groups[dup_of][1].append(p)
+        # without folding, every row is a cluster of its own
+        clusters = self._clusters[ranked.rows].tolist() if req.collapse else range(len(rows))
+        for i, cluster in enumerate(clusters):
+            first = group_of_cluster.setdefault(cluster, len(groups))
+            if first < len(groups):
+                groups[first][1].append(rows[i])
             else:
                 groups.append((i, []))
-        return self._hits(req, ranked, texts, groups, terms), len(groups)
-
-    def _hits(
-        self,
-        req: SearchRequest,
-        ranked: Ranked,
-        texts: dict[int, StoredPassage],
-        groups: list[tuple[int, list[StoredPassage]]],
-        terms: list[str],
-    ) -> list[Hit]:
         page = groups[req.offset : req.offset + req.k]
-        return [
+        texts = self.store.passages_by_rows(
+            [rows[i] for i, _ in page] + [r for _, d in page for r in d]
+        )
+        hits = [
             self.hit(
-                texts[int(ranked.rows[i])],
+                texts[rows[i]],
                 rank,
                 float(ranked.scores[i]),
                 terms,
                 req.context,
                 None if ranked.keyword is None else float(ranked.keyword[i]),
                 None if ranked.dense is None else float(ranked.dense[i]),
-                dups,
+                [texts[r] for r in dups],
             )
             for rank, (i, dups) in enumerate(page, start=req.offset + 1)
         ]
+        return hits, len(groups)
 
     def hit(
         self,
