@@ -1,7 +1,7 @@
 """Choosing, building and opening dense backends by name.
 
 ``GOVSPEECH_DENSE_BACKEND`` names a recipe (``auto``, ``flat``, ``hnsw``,
-``hnsw-sq8``, ``ivf-sq8``, ``ivf-pq``) or spells a FAISS index directly
+``hnsw-sq8``, ``ivf-sq8``, ``ivf-pq``, ``ivf-pqfs``) or spells a FAISS index directly
 (``faiss:IVF4096,SQ8;nprobe=48``). A recipe becomes a :class:`BackendSpec`
 for the number of windows being indexed; the manifest records the spec, so a
 version is always opened with the backend that built it, whatever the
@@ -22,12 +22,15 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: ``auto`` stays exact up to this many windows: a flat scan costs ~1 ms per 10 k
-#: windows here (docs/dense-backends.md), so exact stays under ~6 ms.
-AUTO_EXACT_WINDOWS = 60_000
-#: ``auto`` above that: IVF over product codes (96 bytes a window, 1/16 of float32), rescored
-#: exactly. Laws, a fifth of the lists probed: PQ96 and SQ8 both recall 0.977 in ~10-11 ms;
-#: PQ needs 118 bytes a window in memory, SQ8 404.
-AUTO_ANN = "ivf-pq"
+#: windows here (docs/dense-backends.md), so exact stays under ~2 ms.
+AUTO_EXACT_WINDOWS = 20_000
+#: ... then an HNSW graph over the float32 vectors up to this many (demo, 32 k windows:
+#: recall@10 0.993 in 1.4 ms against 3.8 ms exact; 1.8 KB a window, 270 MB at the limit) ...
+AUTO_GRAPH_WINDOWS = 150_000
+#: ... and above it IVF over 4-bit fast-scan product codes (96 bytes a window, 1/16 of
+#: float32), rescored exactly. Laws, 354 k windows, a fifth of the lists probed: recall
+#: 0.976 in 3.3 ms; 8-bit PQ96 codes of the same size took 9.9 ms for 0.978.
+AUTO_ANN = "ivf-pqfs"
 #: Share of IVF clusters probed per query. Laws vectors (1,024 lists, SQ8): an eighth gave
 #: recall@10 0.959 in 6.5 ms, a quarter 0.984 in 9.9 ms, a fifth 0.977 in 11 ms.
 IVF_PROBE_SHARE = 1 / 5
@@ -60,6 +63,8 @@ RECIPES: dict[str, Callable[[int], BackendSpec]] = {
     "hnsw-sq8": lambda windows: BackendSpec("faiss", "HNSW32,SQ8", {"efSearch": HNSW_EF_SEARCH}),
     "ivf-sq8": _ivf("SQ8"),
     "ivf-pq": _ivf("PQ96"),
+    # 192 sub-quantisers of 4 bits: FAISS scores them with SIMD lookups (d must divide by 192)
+    "ivf-pqfs": _ivf("PQ192x4fs"),
 }
 _RAW = re.compile(r"^(?P<backend>[a-z]+):(?P<index>[^;]+)(?:;(?P<params>.*))?$")
 
@@ -68,7 +73,13 @@ def resolve(name: str, windows: int) -> BackendSpec:
     """The backend ``name`` stands for at ``windows`` vectors; UnknownBackend if none."""
     name = name.strip()
     if name == "auto":
-        name = "flat" if windows <= AUTO_EXACT_WINDOWS else AUTO_ANN
+        name = (
+            "flat"
+            if windows <= AUTO_EXACT_WINDOWS
+            else "hnsw"
+            if windows <= AUTO_GRAPH_WINDOWS
+            else AUTO_ANN
+        )
     if name in RECIPES:
         return RECIPES[name](windows)
     raw = _RAW.match(name)

@@ -35,9 +35,10 @@ from indexer.dense.base import BackendSpec, UnknownBackend, Windows
 FILE_NAME = "dense.faiss"
 OWNER_FILE = "dense_owner.npy"
 VECTORS_FILE = "dense_vectors.npy"
-#: Filters that keep at most this many windows, or this share of them, are searched
-#: exhaustively at once: scanning the allowed windows exactly (FAISS computes only
-#: theirs) is cheaper than an ANN walk that mostly meets windows outside the filter.
+#: Filters that keep at most this many windows are scored exactly from the vectors
+#: (a few MB read); those keeping at most this share of them are searched exhaustively
+#: over the codes at once: either is cheaper than an ANN walk that mostly meets windows
+#: outside the filter.
 EXACT_WINDOWS = 20_000
 EXACT_SHARE = 0.1
 #: Compressed codes nominate this many times the windows asked for, to be rescored exactly.
@@ -152,6 +153,8 @@ class FaissBackend:
             selector = faiss.IDSelectorBitmap(n, faiss.swig_ptr(bitmap))
         if want <= 0 or allowed == 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
+        if mask is not None and allowed <= EXACT_WINDOWS:
+            return self._scan(q, np.flatnonzero(mask), k)
         fetch = min(allowed, int(k * windows.per_passage * 1.25) + 8)
         if self._vectors is not None:
             fetch = min(allowed, fetch * RESCORE_FACTOR)
@@ -167,6 +170,16 @@ class FaissBackend:
                 exhaustive = True  # the ANN walk met too few allowed windows
             else:
                 fetch = min(allowed, fetch * 2)
+
+    def _scan(self, q: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The best ``k`` of ``rows`` by their exact scores: for a small filter, reading its
+        few thousand vectors beats any index (one year of the laws: 0.5 vs 6 ms over IVF)."""
+        best = self.similarity(q, rows)[:, 0]
+        if len(rows) > k:
+            part = np.argpartition(-best, k - 1)[:k]
+            rows, best = rows[part], best[part]
+        order = np.lexsort((rows, -best))
+        return rows[order], best[order]
 
     def _rescored(
         self, q: np.ndarray, ids: np.ndarray, scores: np.ndarray

@@ -35,10 +35,10 @@ from tests.conftest import seeded_index
 
 pytestmark = pytest.mark.integration  # vectors of a real index
 
-BACKENDS = ["flat", "hnsw", "ivf-sq8", "ivf-pq", "faiss:IVF16,Flat;nprobe=4"]
+BACKENDS = ["flat", "hnsw", "ivf-sq8", "ivf-pq", "ivf-pqfs", "faiss:IVF16,Flat;nprobe=4"]
 #: Least recall@10 against exact on this small slice (trained on ~2,400 vectors; the
 #: benchmark measures it at scale).
-RECALL = {"ivf-sq8": 0.8, "ivf-pq": 0.5, "IVF16,Flat": 0.8}
+RECALL = {"ivf-sq8": 0.8, "ivf-pq": 0.5, "ivf-pqfs": 0.5, "IVF16,Flat": 0.8}
 
 
 @pytest.fixture(scope="module")
@@ -144,10 +144,11 @@ def test_save_and_load_give_the_same_answers(
     assert np.allclose(backend.similarity(queries, rows), again.similarity(queries, rows))
 
 
-def test_auto_is_exact_for_small_indexes_and_compressed_for_large() -> None:
-    assert resolve("auto", 30_000) == BackendSpec("faiss", "Flat")
+def test_auto_is_exact_for_small_indexes_a_graph_then_compressed_for_large() -> None:
+    assert resolve("auto", 20_000) == BackendSpec("faiss", "Flat")
+    assert resolve("auto", 30_000).index == "HNSW32,Flat"
     large = resolve("auto", 4_000_000)
-    assert large.index.startswith("IVF") and large.index.endswith(",PQ96")
+    assert large.index.startswith("IVF") and large.index.endswith(",PQ192x4fs")
     assert 0 < large.search["nprobe"] < int(large.index[3:].split(",")[0])
     assert resolve("faiss:HNSW16,Flat;efSearch=64", 10) == BackendSpec(
         "faiss", "HNSW16,Flat", {"efSearch": 64}
@@ -192,4 +193,6 @@ def test_an_index_is_searched_with_the_backend_that_built_it(
 
 def _name(backend: DenseBackend) -> str:
     index = backend.spec.index
+    if index.endswith("x4fs"):
+        return "ivf-pqfs"
     return "ivf-sq8" if index.endswith("SQ8") else "ivf-pq" if ",PQ" in index else index
