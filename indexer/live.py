@@ -100,12 +100,19 @@ class LiveIndex:
         self._warmed = True
         log.info("ready: serving index version %s", searcher.version)
 
-    def get(self) -> Searcher:
-        """The searcher for the current version; raises IndexUnavailable when there is none."""
+    def current(self) -> Searcher | None:
+        """The loaded searcher if it serves the current version; never loads, never waits."""
         current = self._searcher
         name = self.index_dir.current_name()
-        if current is not None and (name is None or name == current.version):
-            return current
+        return current if current is not None and name in (None, current.version) else None
+
+    def get(self) -> Searcher:
+        """The searcher for the current version; raises IndexUnavailable when there is none."""
+        found = self.current()
+        if found is not None:
+            return found
+        current = self._searcher
+        name = self.index_dir.current_name()
         # Only one thread loads; the others keep answering from the old version meanwhile.
         if current is not None and not self._loading.acquire(blocking=False):
             return current

@@ -55,15 +55,26 @@ class IndexDir:
         self.current_file = self.root / "CURRENT"
         self.lock_file = self.root / ".lock"
         self.cache_path = self.root / "embeddings.sqlite"
+        self._read: tuple[tuple[int, int, int], str | None] | None = None
 
     # ---------------------------------------------------------------- reading
     def current_name(self) -> str | None:
-        """The served version's name, or None when nothing was published yet."""
+        """The served version's name, or None when nothing was published yet.
+
+        The service asks on every request; the file is read again only when its
+        stat changes (publishing replaces it, so its inode changes): a stat costs
+        a tenth of an open and read.
+        """
         try:
-            name = self.current_file.read_text(encoding="utf-8").strip()
+            st = os.stat(self.current_file)
+            seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+            if self._read is not None and self._read[0] == seen:
+                return self._read[1]
+            name = self.current_file.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
-        return name or None
+        self._read = (seen, name)
+        return name
 
     def current_path(self) -> Path:
         """Directory of the served version; raises IndexNotFound with advice."""

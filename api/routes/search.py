@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api.deps import SearcherDep, SettingsDep, search_slot
 from indexer.live import public_reason
@@ -30,20 +30,28 @@ def answering() -> Iterator[None]:
         raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "1"}) from e
 
 
-def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> SearchResponse:
+def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> Response:
+    """The answer as JSON, serialised once by its own model.
+
+    Returning the model would have FastAPI dump it, validate the dump against
+    ``response_model`` and dump it again: ~1 ms of a 10-hit page, for a value
+    the searcher built from these very types. ``response_model`` still
+    documents the route.
+    """
     with answering():
-        return searcher.search(req, budget=settings.search_timeout_seconds)
+        found = searcher.search(req, budget=settings.search_timeout_seconds)
+    return Response(found.model_dump_json(), media_type="application/json")
 
 
 @router.get("/search", response_model=SearchResponse)
 def search_get(
     params: Annotated[SearchParams, Query()], searcher: SearcherDep, settings: SettingsDep
-) -> SearchResponse:
+) -> Response:
     """Rank passages for ``q``; filters are plain query parameters (unknown ones are refused)."""
     return run_search(searcher, params.to_request(), settings)
 
 
 @router.post("/search", response_model=SearchResponse)
-def search_post(req: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> SearchResponse:
+def search_post(req: SearchRequest, searcher: SearcherDep, settings: SettingsDep) -> Response:
     """Same as GET, with the request as a JSON body (filters as an object)."""
     return run_search(searcher, req, settings)
