@@ -1,0 +1,164 @@
+"""Benchmark: ``govspeech serve`` in its own process, timed from outside as a client sees it.
+
+Starts the service on a free loopback port over an existing index, waits until
+it is ready, then prints, for hybrid searches of distinct queries (the dev
+queries and section headings, each asked once per pass, so no cache answers):
+single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``;
+then throughput with ``--clients`` concurrent clients (queries/s, errors,
+p50/p95); and the service's resident memory after the runs, per passage.
+
+    .venv/bin/python bench/bench_http.py /tmp/demo [--clients 8] [--seconds 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def queries(client: httpx.Client, eval_file: Path, n: int) -> list[str]:
+    """Dev queries, then section headings of their keyword hits (distinct, realistic)."""
+    qs = [json.loads(line)["query"] for line in eval_file.read_text().splitlines() if line.strip()]
+    sections = [
+        hit["section"].split(" > ")[-1][:20]
+        for q in qs
+        for hit in client.get("/search", params={"q": q, "mode": "keyword"}).json()["hits"]
+        if hit["section"]
+    ]
+    seen: set[str] = set()
+    return [q for q in qs + sections if not (q in seen or seen.add(q))][:n]
+
+
+def memory_mb(pid: int) -> dict[str, float]:
+    """VmRSS and its parts: anonymous (heap, arrays) and file-backed (mapped files, reclaimable)."""
+    fields = ("VmRSS", "RssAnon", "RssFile")
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in fields:
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def memory(pid: int, passages: int) -> str:
+    m = memory_mb(pid)
+    per = {k: v * 2**20 / passages for k, v in m.items()}
+    return (
+        f"RSS {m['VmRSS']:.0f} MB = {m['RssAnon']:.0f} MB anonymous + {m['RssFile']:.0f} MB "
+        f"mapped files; per passage {per['VmRSS']:,.0f} B ({per['RssAnon']:,.0f} B anonymous)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("index_dir", type=Path)
+    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    args = ap.parse_args()
+
+    port = free_port()
+    env = {**os.environ, "GOVSPEECH_INDEX_DIR": str(args.index_dir)}
+    command = [sys.executable, "-c", "from govspeech.cli import main; main()", "serve"]
+    server = subprocess.Popen(
+        [*command, "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        started = time.perf_counter()
+        while True:
+            try:
+                if httpx.get(f"{url}/health").json()["status"] == "ready":
+                    break
+            except httpx.TransportError:
+                pass
+            if server.poll() is not None or time.perf_counter() - started > 120:
+                sys.exit("the service did not become ready")
+            time.sleep(0.2)
+        ready_s = time.perf_counter() - started
+        with httpx.Client(base_url=url, timeout=30) as client:
+            qs = queries(client, args.eval, args.queries)
+            passages = int(client.get("/stats").json()["passages"])
+            print(f"ready after {ready_s:.1f} s; {memory(server.pid, passages)}")
+            for q in qs[:5]:
+                client.get("/search", params={"q": q})
+            http_ms, took_ms = [], []
+            for q in qs:
+                t0 = time.perf_counter()
+                r = client.get("/search", params={"q": q, "k": 10})
+                http_ms.append((time.perf_counter() - t0) * 1000)
+                took_ms.append(float(r.raise_for_status().json()["took_ms"]))
+        print(
+            f"1 client, {len(qs)} queries: HTTP p50 {statistics.median(http_ms):.1f} ms, "
+            f"p95 {percentile(http_ms, 95):.1f} ms; searcher p50 {statistics.median(took_ms):.1f} ms"
+        )
+        print(throughput(url, qs, args.clients, args.seconds))
+        print(f"after the runs: {memory(server.pid, passages)}")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def throughput(url: str, qs: list[str], clients: int, seconds: float) -> str:
+    """``clients`` threads each asking distinct queries (a suffix per pass) for ``seconds``."""
+    lock = threading.Lock()
+    times: list[float] = []
+    errors: list[str] = []
+    deadline = time.perf_counter() + seconds
+
+    def run(n: int) -> None:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            i = n
+            while time.perf_counter() < deadline:
+                q = qs[i % len(qs)] + "　" * (i // len(qs))  # a new query each pass
+                i += clients
+                t0 = time.perf_counter()
+                r = client.get("/search", params={"q": q, "k": 10})
+                with lock:
+                    (times if r.status_code == 200 else errors).append(
+                        (time.perf_counter() - t0) * 1000 if r.status_code == 200 else r.text
+                    )
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - t0
+    return (
+        f"{clients} clients, {wall:.0f} s: {len(times) / wall:.1f} queries/s, "
+        f"{len(errors)} errors{f' (first: {errors[0][:80]})' if errors else ''}; "
+        f"p50 {statistics.median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
