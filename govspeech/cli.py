@@ -667,6 +667,9 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
     index_dir: IndexDirOpt = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Service processes (default GOVSPEECH_WORKERS, 2).")
+    ] = None,
 ) -> None:
     """Start the HTTP API (and search page); picks up new index versions live.
 
@@ -679,7 +682,11 @@ def serve(
 
     settings = _settings(index_dir)
     settings = settings.model_copy(
-        update={"host": host or settings.host, "port": port or settings.port}
+        update={
+            "host": host or settings.host,
+            "port": port or settings.port,
+            "workers": workers or settings.workers,
+        }
     )
     _log_to_console(detail=True)
     try:
@@ -692,14 +699,25 @@ def serve(
             code=69,
         ) from None
     with _user_errors(settings):
-        _load_model(settings)
+        _load_model(settings)  # prepares it once here, so workers never race to convert it
     console.print(
-        f"starting on http://{settings.host}:{settings.port} (index {settings.index_dir}); "
+        f"starting on http://{settings.host}:{settings.port} (index {settings.index_dir}, "
+        f"{settings.workers} process{'es' if settings.workers > 1 else ''}); "
         "it says ready once the model and the index are warm"
     )
+    log_level = "info" if _verbose else "warning"
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), log_level=log_level, **server_options(settings))
+        return
+    # each worker process builds its app from the environment: pass on what options set
+    os.environ.update(
+        {"GOVSPEECH_INDEX_DIR": str(settings.index_dir.resolve()), "GOVSPEECH_WORKERS": "1"}
+    )
     uvicorn.run(
-        create_app(settings),
-        log_level="info" if _verbose else "warning",
+        "api.main:create_app",
+        factory=True,
+        workers=settings.workers,
+        log_level=log_level,
         **server_options(settings),
     )
 

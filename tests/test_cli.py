@@ -6,8 +6,14 @@ import csv
 import io
 import json
 import logging
+import os
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from rich.cells import cell_len
 from rich.console import Console
@@ -116,3 +122,51 @@ def test_research_commands_print_tables_and_export(index_settings: Settings) -> 
     assert bad.exit_code == 1 and "by:" in bad.output
     missing = runner.invoke(app, ["similar", "no-such-passage", *where])
     assert missing.exit_code == 1 and "no passage with id" in missing.output
+
+
+@pytest.mark.integration
+def test_serve_answers_from_its_worker_processes(index_settings: Settings) -> None:
+    """The real command, as a user starts it: two worker processes behind one port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [sys.executable, "-c", "from govspeech.cli import main; main()", "serve"]
+    server = subprocess.Popen(
+        [*command, "--index-dir", str(index_settings.index_dir), "--port", str(port)],
+        env={**os.environ, "GOVSPEECH_WORKERS": "2"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            assert time.monotonic() < deadline, "the service never said ready"
+            try:
+                if httpx.get(f"{url}/health").json()["status"] == "ready":
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        children = [
+            p
+            for p in os.listdir("/proc")
+            if p.isdigit()
+            and _parent(int(p)) == server.pid
+            and "spawn_main" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")
+        ]
+        assert len(children) == 2
+        found = httpx.get(f"{url}/search", params={"q": "科技成果转化", "k": 3}, timeout=30)
+        assert found.status_code == 200 and found.json()["hits"]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        return -1
