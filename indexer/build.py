@@ -13,7 +13,7 @@ import random
 import re
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +32,16 @@ from indexer.cache import (
     text_key,
 )
 from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document, sentence_windows
-from indexer.dense import BackendSpec, DenseBackend, build_backend, load_backend, resolve
+from indexer.dense import (
+    BackendSpec,
+    Connection,
+    DenseBackend,
+    build_backend,
+    connection,
+    load_backend,
+    remove_backend,
+    resolve,
+)
 from indexer.embed import Embedder, load_embedder
 from indexer.errors import UserError
 from indexer.fusion import DenseCalibration
@@ -204,7 +213,7 @@ def build_index(
     progress = progress or _Silent()
     index_dir = IndexDir(settings.index_dir)
     with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
-        for name in index_dir.remove_partials():
+        for name in index_dir.remove_partials(_releaser(settings)):
             log.warning("removed %s left by an interrupted run", name)
         embedder = embedder or load_embedder(settings)
         started = time.perf_counter()  # the model's one-time preparation is not indexing
@@ -265,7 +274,7 @@ def build_index(
             progress.stage(
                 f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps"
             )
-            dense = build_backend(settings.dense_backend, vectors, owner)
+            dense = build_backend(settings.dense_backend, vectors, owner, connection(settings))
             dense.save(partial)
             save_window_keys(partial, keys)
             progress.stage("finding near-duplicate passages", None, "steps")
@@ -273,7 +282,7 @@ def build_index(
             progress.stage("keyword index", len(rows), "passages")
             keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
             keyword.save(partial / "keyword")
-            _verify(partial, dense.spec.as_dict(), n, len(rows), len(keyword))
+            _verify(partial, dense.spec.as_dict(), connection(settings), n, len(rows), len(keyword))
             Manifest(
                 version=name,
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -289,14 +298,14 @@ def build_index(
                 windows=len(vectors),
             ).save(partial)
         except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
-            index_dir.discard(partial)
+            index_dir.discard(partial, _releaser(settings))
             raise BuildError(
                 f"could not write the new version ({_os_reason(e)}); it was removed and the "
                 "served version is unchanged"
             ) from e
         index_dir.publish(name, partial)
         log.info("now serving version %s from %s", name, settings.index_dir)
-        for old in index_dir.prune(settings.keep_versions):
+        for old in index_dir.prune(settings.keep_versions, _releaser(settings)):
             log.info("removed old version %s", old)
         report.cache_pruned = _prune_cache(index_dir)
         report.version = name
@@ -493,10 +502,30 @@ def _calibrate(embedder: Embedder, dense: DenseBackend, texts: list[str]) -> Den
     return DenseCalibration.measure(dense.similarity(embedder.encode_queries(queries), rows))
 
 
+def _releaser(settings: Settings) -> Callable[[Path], None]:
+    """Drops what a version being deleted keeps outside its directory (a Milvus collection)."""
+
+    def release(version: Path) -> None:
+        try:
+            found = Manifest.load(version).dense if (version / "manifest.json").is_file() else None
+            record = found if found is not None else resolve(settings.dense_backend, 0).as_dict()
+            remove_backend(version, record, connection(settings))
+        except Exception as e:  # an unreachable server must not stop a build from pruning
+            log.warning("could not release what %s keeps outside it: %s", version.name, e)
+
+    return release
+
+
 def _verify(
-    partial: Path, dense: dict[str, object], stored: int, expected: int, keyword: int
+    partial: Path,
+    dense: dict[str, object],
+    where: Connection,
+    stored: int,
+    expected: int,
+    keyword: int,
 ) -> None:
-    vectors = len(load_backend(partial, dense))
+    """The saved version reads back whole: store, dense backend and keyword index agree."""
+    vectors = len(load_backend(partial, dense, where))
     if not stored == expected == keyword == vectors:
         raise BuildError(
             f"new version is inconsistent (passages: store {stored}, dense {vectors}, "

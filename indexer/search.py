@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer import dedup
-from indexer.dense import load_backend
+from indexer.dense import connection, load_backend
 from indexer.errors import UserError
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
@@ -138,7 +138,9 @@ class Searcher:
             with self._dense_lock:
                 if self._dense is None:
                     try:
-                        self._dense = load_backend(self._version_dir, self.manifest.dense)
+                        self._dense = load_backend(
+                            self._version_dir, self.manifest.dense, connection(self.settings)
+                        )
                     except (OSError, RuntimeError, ValueError) as e:
                         raise DamagedIndex(
                             f"the vector index of version {self.version} cannot be read ({e}); "

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Their total weight; each of the query's own words weighs 1."
     )
 
+    milvus_uri: str = Field(
+        "",
+        description="Milvus for GOVSPEECH_DENSE_BACKEND=milvus: a Milvus Lite file or "
+        "http://host:19530 (empty: milvus.db in the index directory).",
+    )
+    milvus_token: str | None = Field(None, description="Milvus server token (user:password).")
+
     # service
     host: str = "127.0.0.1"
     port: int = 8000

@@ -23,7 +23,7 @@ import os
 import shutil
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -44,6 +44,10 @@ class RollbackError(UserError, RuntimeError):
 
 class IndexLocked(RuntimeError):
     """Another re-index run holds the index directory."""
+
+
+def _keep(version: Path) -> None:
+    """Versions whose every part is inside their directory need no releasing."""
 
 
 class IndexDir:
@@ -150,8 +154,12 @@ class IndexDir:
         missing = [part for part in VERSION_PARTS if not (directory / part).exists()]
         return f"missing {', '.join(missing)}" if missing else None
 
-    def prune(self, keep_old: int) -> list[str]:
-        """Delete versions older than the served one beyond ``keep_old``; returns removed names."""
+    def prune(self, keep_old: int, release: Callable[[Path], None] = _keep) -> list[str]:
+        """Delete versions older than the served one beyond ``keep_old``; returns removed names.
+
+        ``release`` is called with each doomed version first, for what it keeps
+        outside the directory (a Milvus collection).
+        """
         versions = self.versions()
         current = self.current_name()
         if current not in versions:
@@ -159,6 +167,7 @@ class IndexDir:
         older = versions[: versions.index(current)]
         doomed = older[: max(0, len(older) - keep_old)]
         for name in doomed:
+            release(self.versions_dir / name)
             # renamed first (atomic): a crash mid-delete leaves a hidden leftover that
             # remove_partials clears, never a half-deleted version that still lists
             gone = self.versions_dir / f".deleting-{name}"
@@ -166,19 +175,21 @@ class IndexDir:
             shutil.rmtree(gone, ignore_errors=True)
         return doomed
 
-    def remove_partials(self) -> list[str]:
+    def remove_partials(self, release: Callable[[Path], None] = _keep) -> list[str]:
         """Delete what killed runs left behind (call only while holding the lock)."""
         if not self.versions_dir.is_dir():
             return []
         removed = []
         for pattern in (".partial-*", ".deleting-*"):
             for p in self.versions_dir.glob(pattern):
+                release(p)
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
         return removed
 
-    def discard(self, partial: Path) -> None:
+    def discard(self, partial: Path, release: Callable[[Path], None] = _keep) -> None:
         """Remove a partial version a failed run wrote (it may have filled the disk)."""
+        release(partial)
         shutil.rmtree(partial, ignore_errors=True)
 
     @contextlib.contextmanager

@@ -2,18 +2,28 @@
 
 :mod:`indexer.dense.base` says what a backend is, :mod:`indexer.dense.factory`
 picks one by name and records it, :mod:`indexer.dense.faiss_backend` is the
-FAISS family (exact, HNSW, IVF with scalar or product codes).
+FAISS family (exact, HNSW, IVF with scalar or product codes) and
+:mod:`indexer.dense.milvus_backend` a Milvus collection.
 """
 
-from indexer.dense.base import BackendSpec, DenseBackend, UnknownBackend, Windows
-from indexer.dense.factory import build_backend, load_backend, resolve
+from indexer.dense.base import BackendSpec, Connection, DenseBackend, UnknownBackend, Windows
+from indexer.dense.factory import (
+    build_backend,
+    connection,
+    load_backend,
+    remove_backend,
+    resolve,
+)
 
 __all__ = [
     "BackendSpec",
+    "Connection",
     "DenseBackend",
     "UnknownBackend",
     "Windows",
     "build_backend",
+    "connection",
     "load_backend",
+    "remove_backend",
     "resolve",
 ]

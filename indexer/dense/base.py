@@ -55,19 +55,43 @@ class BackendSpec:
         return f"{self.backend}:{self.index}" + (f";{params}" if params else "")
 
 
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where a backend that is a service lives (``MILVUS_URI``, ``MILVUS_TOKEN``).
+
+    Settings, not the manifest, hold it: a version names its collection, the
+    deployment says which server (and which secret) to reach it with.
+    Backends on local files ignore it.
+    """
+
+    uri: str = ""
+    token: str = ""
+
+
+#: No service: what backends on local files are given.
+LOCAL = Connection()
+
+
 class DenseBackend(Protocol):
     """The dense side of an index version, as the builder and the searcher use it."""
 
     spec: BackendSpec
 
     @classmethod
-    def build(cls, spec: BackendSpec, vectors: np.ndarray, owner: np.ndarray) -> Self:
+    def build(
+        cls, spec: BackendSpec, vectors: np.ndarray, owner: np.ndarray, connection: Connection
+    ) -> Self:
         """Index window ``vectors`` (float32, unit length); ``owner[i]`` is window i's passage."""
         ...
 
     @classmethod
-    def load(cls, directory: Path, spec: BackendSpec) -> Self:
+    def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
         """Open what :meth:`save` wrote into ``directory``."""
+        ...
+
+    @classmethod
+    def remove(cls, directory: Path, connection: Connection) -> None:
+        """Release what a version kept outside ``directory``, before the directory goes."""
         ...
 
     def save(self, directory: Path) -> None: ...

@@ -16,10 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from indexer.dense.base import BackendSpec, DenseBackend, UnknownBackend
+from indexer.dense.base import LOCAL, BackendSpec, Connection, DenseBackend, UnknownBackend
 
 if TYPE_CHECKING:
     import numpy as np
+
+    from indexer.settings import Settings
 
 #: ``auto`` stays exact up to this many windows: a flat scan costs ~1 ms per 10 k
 #: windows here (docs/dense-backends.md), so exact stays under ~2 ms.
@@ -65,6 +67,8 @@ RECIPES: dict[str, Callable[[int], BackendSpec]] = {
     "ivf-pq": _ivf("PQ96"),
     # 192 sub-quantisers of 4 bits: FAISS scores them with SIMD lookups (d must divide by 192)
     "ivf-pqfs": _ivf("PQ192x4fs"),
+    # a Milvus collection (Lite file or server, GOVSPEECH_MILVUS_URI): HNSW, exact rescoring
+    "milvus": lambda windows: BackendSpec("milvus", "HNSW", {"ef": HNSW_EF_SEARCH}),
 }
 _RAW = re.compile(r"^(?P<backend>[a-z]+):(?P<index>[^;]+)(?:;(?P<params>.*))?$")
 
@@ -103,8 +107,14 @@ def _faiss() -> type[DenseBackend]:
     return FaissBackend
 
 
+def _milvus() -> type[DenseBackend]:
+    from indexer.dense.milvus_backend import MilvusBackend
+
+    return MilvusBackend
+
+
 #: Implementations by the ``backend`` a spec names; each is imported when first used.
-_BACKENDS: dict[str, Callable[[], type[DenseBackend]]] = {"faiss": _faiss}
+_BACKENDS: dict[str, Callable[[], type[DenseBackend]]] = {"faiss": _faiss, "milvus": _milvus}
 
 
 def _implementation(spec: BackendSpec) -> type[DenseBackend]:
@@ -116,13 +126,31 @@ def _implementation(spec: BackendSpec) -> type[DenseBackend]:
     return _BACKENDS[spec.backend]()
 
 
-def build_backend(name: str, vectors: np.ndarray, owner: np.ndarray) -> DenseBackend:
+def build_backend(
+    name: str, vectors: np.ndarray, owner: np.ndarray, connection: Connection = LOCAL
+) -> DenseBackend:
     """Index window ``vectors`` with the backend ``name`` stands for at their number."""
     spec = resolve(name, len(vectors))
-    return _implementation(spec).build(spec, vectors, owner)
+    return _implementation(spec).build(spec, vectors, owner, connection)
 
 
-def load_backend(directory: Path, record: dict[str, object]) -> DenseBackend:
+def load_backend(
+    directory: Path, record: dict[str, object], connection: Connection = LOCAL
+) -> DenseBackend:
     """Open a version's dense backend as its manifest ``record`` describes it."""
     spec = BackendSpec.from_dict(record)
-    return _implementation(spec).load(directory, spec)
+    return _implementation(spec).load(directory, spec, connection)
+
+
+def remove_backend(
+    directory: Path, record: dict[str, object], connection: Connection = LOCAL
+) -> None:
+    """Release what a version about to be deleted keeps outside its directory."""
+    spec = BackendSpec.from_dict(record)
+    _implementation(spec).remove(directory, connection)
+
+
+def connection(settings: Settings) -> Connection:
+    """The service backends' address from settings; Milvus Lite defaults into the index dir."""
+    uri = settings.milvus_uri or str(settings.index_dir.expanduser() / "milvus.db")
+    return Connection(uri, settings.milvus_token or "")

@@ -30,7 +30,7 @@ from typing import Literal, Self
 import faiss
 import numpy as np
 
-from indexer.dense.base import BackendSpec, UnknownBackend, Windows
+from indexer.dense.base import BackendSpec, Connection, UnknownBackend, Windows
 
 FILE_NAME = "dense.faiss"
 OWNER_FILE = "dense_owner.npy"
@@ -93,7 +93,13 @@ class FaissBackend:
 
     # ---------------------------------------------------------------- lifecycle
     @classmethod
-    def build(cls, spec: BackendSpec, vectors: np.ndarray, owner: np.ndarray) -> Self:
+    def build(
+        cls,
+        spec: BackendSpec,
+        vectors: np.ndarray,
+        owner: np.ndarray,
+        connection: Connection,  # files in the version directory: unused
+    ) -> Self:
         dim = vectors.shape[1]
         try:
             index = faiss.index_factory(dim, spec.index, faiss.METRIC_INNER_PRODUCT)
@@ -113,13 +119,17 @@ class FaissBackend:
         return cls(index, owner, spec, vectors)
 
     @classmethod
-    def load(cls, directory: Path, spec: BackendSpec) -> Self:
+    def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
         index = faiss.read_index(str(directory / FILE_NAME))
         path = directory / VECTORS_FILE
         if not path.is_file() and not _exact_storage(index):
             raise UnknownBackend(f"{directory} holds {spec.index} codes but not {VECTORS_FILE}")
         vectors = np.load(path, mmap_mode="r") if path.is_file() else None
         return cls(index, np.load(directory / OWNER_FILE), spec, vectors)
+
+    @classmethod
+    def remove(cls, directory: Path, connection: Connection) -> None:
+        """Nothing lives outside the version directory."""
 
     def save(self, directory: Path) -> None:
         faiss.write_index(self._index, str(directory / FILE_NAME))

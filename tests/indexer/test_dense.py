@@ -8,6 +8,8 @@ round trip, and score a passage by its best window.
 
 from __future__ import annotations
 
+import importlib.util
+import json
 from pathlib import Path
 
 import faiss
@@ -18,6 +20,7 @@ from pydantic import ValidationError
 from indexer.build import build_index
 from indexer.dense import (
     BackendSpec,
+    Connection,
     DenseBackend,
     UnknownBackend,
     build_backend,
@@ -35,7 +38,19 @@ from tests.conftest import seeded_index
 
 pytestmark = pytest.mark.integration  # vectors of a real index
 
-BACKENDS = ["flat", "hnsw", "ivf-sq8", "ivf-pq", "ivf-pqfs", "faiss:IVF16,Flat;nprobe=4"]
+HAS_MILVUS = importlib.util.find_spec("pymilvus") is not None
+BACKENDS = [
+    "flat",
+    "hnsw",
+    "ivf-sq8",
+    "ivf-pq",
+    "ivf-pqfs",
+    "faiss:IVF16,Flat;nprobe=4",
+    pytest.param(
+        "milvus",
+        marks=pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'"),
+    ),
+]
 #: Least recall@10 against exact on this small slice (trained on ~2,400 vectors; the
 #: benchmark measures it at scale).
 RECALL = {"ivf-sq8": 0.8, "ivf-pq": 0.5, "ivf-pqfs": 0.5, "IVF16,Flat": 0.8}
@@ -56,10 +71,18 @@ def queries(windows: tuple[np.ndarray, np.ndarray], embedder: Embedder) -> np.nd
     )
 
 
+@pytest.fixture(scope="module")
+def milvus(tmp_path_factory: pytest.TempPathFactory) -> Connection:
+    """A Milvus Lite file for the module (the milvus backend; FAISS ones ignore it)."""
+    return Connection(str(tmp_path_factory.mktemp("milvus") / "milvus.db"))
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
-def backend(request: pytest.FixtureRequest, windows: tuple[np.ndarray, np.ndarray]) -> DenseBackend:
+def backend(
+    request: pytest.FixtureRequest, windows: tuple[np.ndarray, np.ndarray], milvus: Connection
+) -> DenseBackend:
     vectors, owner = windows
-    return build_backend(request.param, vectors, owner)
+    return build_backend(request.param, vectors, owner, milvus)
 
 
 def best_windows(windows: tuple[np.ndarray, np.ndarray], query: np.ndarray) -> np.ndarray:
@@ -132,10 +155,10 @@ def test_filters_return_the_best_inside_or_all_there_are(
 
 
 def test_save_and_load_give_the_same_answers(
-    backend: DenseBackend, queries: np.ndarray, tmp_path: Path
+    backend: DenseBackend, queries: np.ndarray, tmp_path: Path, milvus: Connection
 ) -> None:
     backend.save(tmp_path)
-    again = load_backend(tmp_path, backend.spec.as_dict())
+    again = load_backend(tmp_path, backend.spec.as_dict(), milvus)
     assert len(again) == len(backend) and again.spec == backend.spec
     for q in queries:
         a, b = backend.search(q, 10), again.search(q, 10)
@@ -164,8 +187,8 @@ def test_unknown_backends_are_clear_errors(windows: tuple[np.ndarray, np.ndarray
         build_backend("faiss:NoSuchIndex", *windows)
     with pytest.raises(UnknownBackend, match="do not apply"):
         build_backend("faiss:Flat;nprobe=3", *windows)
-    with pytest.raises(UnknownBackend, match="'milvus' is not available"):
-        load_backend(Path("."), {"backend": "milvus", "index": "HNSW"})
+    with pytest.raises(UnknownBackend, match="'annoy' is not available"):
+        load_backend(Path("."), {"backend": "annoy", "index": "HNSW"})
 
 
 def test_an_index_is_searched_with_the_backend_that_built_it(
@@ -193,6 +216,40 @@ def test_an_index_is_searched_with_the_backend_that_built_it(
 
 def _name(backend: DenseBackend) -> str:
     index = backend.spec.index
+    if backend.spec.backend == "milvus":
+        return "milvus"
     if index.endswith("x4fs"):
         return "ivf-pqfs"
     return "ivf-sq8" if index.endswith("SQ8") else "ivf-pq" if ",PQ" in index else index
+
+
+@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
+def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_them(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    from pymilvus import MilvusClient
+
+    uri = str(tmp_path / "milvus.db")
+    settings = seeded_index(
+        tmp_path / "index", index_settings, dense_backend="milvus", milvus_uri=uri, keep_versions=1
+    )
+    build_index([slice_dir], settings, embedder=embedder)
+    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    served = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    assert served.manifest.dense["backend"] == "milvus"
+    for mode in ("dense", "hybrid"):
+        for f in (Filters(), Filters(region="浙江省")):
+            req = SearchRequest(q="科技成果转化 措施", mode=mode, k=10, filters=f)
+            want = [(h.passage_id, h.score) for h in local.search(req).hits]
+            got = [(h.passage_id, h.score) for h in served.search(req).hits]
+            assert got == want, (mode, f)
+    # two more versions (another index type each): with one old version kept, the first
+    # version's collection is dropped with it
+    first = json.loads((served._version_dir / "milvus.json").read_text())["collection"]
+    for index_type in ("milvus:FLAT", "milvus:HNSW;ef=64"):
+        changed = settings.model_copy(update={"dense_backend": index_type})
+        assert build_index(None, changed, embedder=embedder).vectors_embedded == 0
+    client = MilvusClient(uri)
+    names = client.list_collections()
+    assert first not in names and len(names) == 2
+    client.close()

@@ -1,0 +1,211 @@
+"""Dense backend on Milvus: window vectors in a collection, through ``pymilvus.MilvusClient``.
+
+The same code talks to Milvus Lite (``GOVSPEECH_MILVUS_URI`` a file path, the
+default ``<index dir>/milvus.db``) and to a Milvus server or cluster
+(``http://host:19530`` plus ``GOVSPEECH_MILVUS_TOKEN``). Each index version
+gets its own collection, named in the version's ``milvus.json``, so a
+re-index never touches what is being served; removing a version drops its
+collection.
+
+A collection holds one entity per window: its position (primary key), its
+passage row and its float32 vector. A search groups windows by row
+(``group_by_field``), so Milvus returns ``k`` distinct passages at their best
+window, and a filter becomes a scalar expression over ``row`` applied inside
+the search. The nominees are then rescored from their stored vectors, so
+scores are exact cosines whatever the index type (HNSW, IVF_SQ8), as in
+:mod:`indexer.dense.faiss_backend`. Milvus Lite allows one process per data
+file: a build beside a running service needs ``milvus-lite server`` or a
+real server.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from indexer.dense.base import BackendSpec, Connection, UnknownBackend, Windows
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+POINTER_FILE = "milvus.json"
+OWNER_FILE = "dense_owner.npy"
+#: Index types this backend builds, with their build parameters; search parameters
+#: (``ef``, ``nprobe``) come from the spec.
+INDEX_PARAMS: dict[str, dict[str, int]] = {
+    "FLAT": {},
+    "HNSW": {"M": 16, "efConstruction": 200},
+    "IVF_FLAT": {"nlist": 1024},
+    "IVF_SQ8": {"nlist": 1024},
+}
+#: Milvus answers at most this many results, or entities by id, per call.
+_MAX_LIMIT = 16_384
+_INSERT_CHUNK = 4_096
+#: Filters keeping up to this many passages are rescored exactly from their vectors when
+#: the index walk returns fewer than asked (an HNSW walk can miss inside a tight filter).
+_EXACT_PASSAGES = 20_000
+
+
+def _client(connection: Connection) -> MilvusClient:
+    try:
+        from pymilvus import MilvusClient
+    except ImportError as e:  # an optional extra
+        raise UnknownBackend(
+            "the milvus backend needs pymilvus: pip install 'govspeech[milvus]'"
+        ) from e
+    if not connection.uri:
+        raise UnknownBackend("the milvus backend needs GOVSPEECH_MILVUS_URI (a file or a URL)")
+    return MilvusClient(uri=connection.uri, token=connection.token, timeout=10)
+
+
+class MilvusBackend:
+    """A version's window vectors in one Milvus collection."""
+
+    def __init__(
+        self, client: MilvusClient, collection: str, owner: np.ndarray, spec: BackendSpec
+    ) -> None:
+        self.spec = spec
+        self._client = client
+        self._collection = collection
+        self._windows = Windows(owner)
+
+    @classmethod
+    def build(
+        cls,
+        spec: BackendSpec,
+        vectors: np.ndarray,
+        owner: np.ndarray,
+        connection: Connection,
+    ) -> Self:
+        if spec.index not in INDEX_PARAMS:
+            raise UnknownBackend(
+                f"milvus cannot build {spec.index!r}: use {', '.join(INDEX_PARAMS)}"
+            )
+        from pymilvus import DataType, MilvusClient
+
+        client = _client(connection)
+        name = f"govspeech_{uuid.uuid4().hex[:16]}"
+        schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("window", DataType.INT64, is_primary=True)
+        schema.add_field("row", DataType.INT64)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
+        index = client.prepare_index_params()
+        index.add_index(
+            field_name="vector",
+            index_type=spec.index,
+            metric_type="IP",
+            params=INDEX_PARAMS[spec.index],
+        )
+        index.add_index(field_name="row", index_type="INVERTED")
+        client.create_collection(name, schema=schema, index_params=index)
+        try:
+            for start in range(0, len(vectors), _INSERT_CHUNK):
+                chunk = np.asarray(vectors[start : start + _INSERT_CHUNK], np.float32)
+                client.insert(
+                    name,
+                    [
+                        {"window": start + i, "row": int(owner[start + i]), "vector": v}
+                        for i, v in enumerate(chunk)
+                    ],
+                )
+            client.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
+            client.load_collection(name)
+        except Exception:
+            client.drop_collection(name)  # never leave half a collection behind
+            raise
+        return cls(client, name, np.asarray(owner, np.int64), spec)
+
+    @classmethod
+    def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
+        pointer = json.loads((directory / POINTER_FILE).read_text(encoding="utf-8"))
+        client = _client(connection)
+        name = str(pointer["collection"])
+        if not client.has_collection(name):
+            raise UnknownBackend(f"Milvus at {connection.uri} has no collection {name}")
+        client.load_collection(name)
+        return cls(client, name, np.load(directory / OWNER_FILE), spec)
+
+    @classmethod
+    def remove(cls, directory: Path, connection: Connection) -> None:
+        """Drop the collection a removed version points to."""
+        pointer = directory / POINTER_FILE
+        if pointer.is_file():
+            name = str(json.loads(pointer.read_text(encoding="utf-8"))["collection"])
+            _client(connection).drop_collection(name)
+
+    def save(self, directory: Path) -> None:
+        text = json.dumps({"collection": self._collection})
+        (directory / POINTER_FILE).write_text(text, encoding="utf-8")
+        np.save(directory / OWNER_FILE, self._windows.owner)
+
+    def __len__(self) -> int:
+        return self._windows.passages
+
+    def search(
+        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        want = min(k, self._windows.passages if mask is None else int(mask.sum()))
+        if want <= 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        allowed = None if mask is None else np.flatnonzero(mask)
+        hits = self._client.search(
+            self._collection,
+            data=[np.asarray(query, np.float32).ravel().tolist()],
+            anns_field="vector",
+            limit=min(want, _MAX_LIMIT),
+            group_by_field="row",
+            filter="" if allowed is None else row_filter(allowed),
+            output_fields=["row"],
+            search_params={"metric_type": "IP", "params": dict(self.spec.search)},
+        )[0]
+        rows = np.array([h["entity"]["row"] for h in hits], np.int64)
+        if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
+            rows = allowed  # the walk missed some inside a tight filter: score them all
+        return self._best(query, rows, want)
+
+    def _best(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of ``rows`` by exact best-window cosine, ties by row."""
+        scores = self.similarity(np.asarray(query, np.float32).reshape(1, -1), rows)[:, 0]
+        order = np.lexsort((rows, -scores))[:k]
+        return rows[order], scores[order]
+
+    def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, len(queries)), np.float32)
+        ids, offsets = self._windows.of(rows)
+        return self._windows.best(self._vectors(ids) @ queries.T, offsets)
+
+    def _vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Stored float32 vectors of windows ``ids``, in that order."""
+        out: dict[int, Any] = {}
+        for start in range(0, len(ids), _MAX_LIMIT):
+            chunk = ids[start : start + _MAX_LIMIT].tolist()
+            for e in self._client.get(self._collection, ids=chunk, output_fields=["vector"]):
+                out[int(e["window"])] = e["vector"]
+        return np.asarray([out[i] for i in ids.tolist()], np.float32)
+
+
+def row_filter(rows: np.ndarray) -> str:
+    """A Milvus expression keeping passage ``rows`` (sorted): runs as ranges, the rest listed.
+
+    A document's passages are consecutive rows, so filters by document
+    fields (year, region, type) are a few runs, not thousands of ids.
+    """
+    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+    starts = np.r_[0, breaks]
+    ends = np.r_[breaks, len(rows)]
+    ranges, single = [], []
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if e - s >= 3:
+            ranges.append(f"(row >= {rows[s]} and row <= {rows[e - 1]})")
+        else:
+            single += rows[s:e].tolist()
+    if single:
+        ranges.append(f"row in {single}")
+    return " or ".join(ranges)
