@@ -54,14 +54,38 @@ def queries(client: httpx.Client, eval_file: Path, n: int) -> list[str]:
     return [q for q in qs + sections if not (q in seen or seen.add(q))][:n]
 
 
+def family(pid: int) -> list[int]:
+    """``pid`` and its descendants (serve's worker processes, Milvus Lite's server)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo += [c for c, parent in parents.items() if parent == p]
+    return out
+
+
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS and its parts: anonymous (heap, arrays) and file-backed (mapped files, reclaimable)."""
+    """VmRSS and its parts (anonymous: heap, arrays; file-backed: mapped files, reclaimable),
+    summed over the service's processes."""
     fields = ("VmRSS", "RssAnon", "RssFile")
-    out = {}
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
-        if key in fields:
-            out[key] = int(value.split()[0]) / 1024
+    out = dict.fromkeys(fields, 0.0)
+    for p in family(pid):
+        try:
+            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            key, _, value = line.partition(":")
+            if key in fields:
+                out[key] += int(value.split()[0]) / 1024
     return out
 
 
@@ -132,9 +156,15 @@ def main() -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of the service's processes so far."""
+    total = 0
+    for p in family(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def throughput(url: str, qs: list[str], clients: int, seconds: float) -> tuple[str, int]:

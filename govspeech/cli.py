@@ -698,6 +698,12 @@ def serve(
             "is another govspeech running? choose another port with --port",
             code=69,
         ) from None
+    if settings.workers > 1 and _on_milvus_lite(settings):
+        _log.warning(
+            "Milvus Lite opens its file from one process only: serving with one worker "
+            "(run `milvus-lite server` or a Milvus server and set GOVSPEECH_MILVUS_URI for more)"
+        )
+        settings = settings.model_copy(update={"workers": 1})
     with _user_errors(settings):
         _load_model(settings)  # prepares it once here, so workers never race to convert it
     console.print(
@@ -720,6 +726,17 @@ def serve(
         log_level=log_level,
         **server_options(settings),
     )
+
+
+def _on_milvus_lite(settings: Settings) -> bool:
+    """Whether the served version's vectors are in a Milvus Lite file (not a server)."""
+    from indexer.dense import connection
+    from indexer.versions import IndexDir
+
+    manifest = IndexDir(settings.index_dir).current_manifest()
+    uri = connection(settings).uri
+    on_milvus = manifest is not None and manifest.dense.get("backend") == "milvus"
+    return on_milvus and "://" not in uri
 
 
 @app.callback()

@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from indexer.dense import BackendUnavailable
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir, IndexNotFound
@@ -181,6 +182,8 @@ def public_reason(error: Exception) -> str:
 
     if isinstance(error, ModelMismatch):
         return str(error)
+    if isinstance(error, BackendUnavailable):  # its message names the server: kept for logs
+        return "the vector database (Milvus) did not answer; it is retried shortly"
     if isinstance(error, OSError):
         return f"{error.strerror or type(error).__name__} reading its files; check the index folder"
     return f"{type(error).__name__}; rebuild it with `govspeech index --full` if this persists"

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer import dedup
-from indexer.dense import connection, load_backend
+from indexer.dense import BackendUnavailable, connection, load_backend
 from indexer.errors import UserError
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
@@ -141,6 +141,8 @@ class Searcher:
                         self._dense = load_backend(
                             self._version_dir, self.manifest.dense, connection(self.settings)
                         )
+                    except BackendUnavailable:
+                        raise  # a service down is not a damaged index: it may come back
                     except (OSError, RuntimeError, ValueError) as e:
                         raise DamagedIndex(
                             f"the vector index of version {self.version} cannot be read ({e}); "

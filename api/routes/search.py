@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from api.deps import SearcherDep, SettingsDep, search_slot
+from indexer.dense import BackendUnavailable
 from indexer.live import public_reason
 from indexer.schemas import SearchParams, SearchRequest, SearchResponse
 from indexer.search import ModelMismatch, QueryError, Searcher, SearchTimeout
@@ -24,8 +25,10 @@ def answering() -> Iterator[None]:
         yield
     except QueryError as e:
         raise HTTPException(status_code=422, detail=str(e)) from e
-    except ModelMismatch as e:
-        raise HTTPException(status_code=503, detail=public_reason(e)) from e
+    except (ModelMismatch, BackendUnavailable) as e:
+        raise HTTPException(
+            status_code=503, detail=public_reason(e), headers={"Retry-After": "5"}
+        ) from e
     except SearchTimeout as e:
         raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "1"}) from e
 

@@ -6,7 +6,14 @@ FAISS family (exact, HNSW, IVF with scalar or product codes) and
 :mod:`indexer.dense.milvus_backend` a Milvus collection.
 """
 
-from indexer.dense.base import BackendSpec, Connection, DenseBackend, UnknownBackend, Windows
+from indexer.dense.base import (
+    BackendSpec,
+    BackendUnavailable,
+    Connection,
+    DenseBackend,
+    UnknownBackend,
+    Windows,
+)
 from indexer.dense.factory import (
     build_backend,
     connection,
@@ -17,6 +24,7 @@ from indexer.dense.factory import (
 
 __all__ = [
     "BackendSpec",
+    "BackendUnavailable",
     "Connection",
     "DenseBackend",
     "UnknownBackend",

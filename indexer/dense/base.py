@@ -17,9 +17,19 @@ from typing import Any, Protocol, Self
 
 import numpy as np
 
+from indexer.errors import UserError
+
+#: The float32 window vectors beside a backend's own files, memory-mapped when read.
+VECTORS_FILE = "dense_vectors.npy"
+_COPY_CHUNK = 65_536
+
 
 class UnknownBackend(ValueError):
     """A dense backend name or manifest record this govspeech cannot build or read."""
+
+
+class BackendUnavailable(UserError, RuntimeError):
+    """A backend that is a service (Milvus) cannot be reached or refused a call; may pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,3 +168,28 @@ class Windows:
         _, first = np.unique(rows, return_index=True)
         first = np.sort(first)[:k]
         return rows[first], scores[keep][first]
+
+
+def save_vectors(directory: Path, vectors: np.ndarray) -> None:
+    """Write ``vectors`` as :data:`VECTORS_FILE`, chunk by chunk: the source may be a memory map."""
+    out = np.lib.format.open_memmap(
+        directory / VECTORS_FILE, mode="w+", dtype=np.float32, shape=vectors.shape
+    )
+    for start in range(0, len(out), _COPY_CHUNK):
+        out[start : start + _COPY_CHUNK] = vectors[start : start + _COPY_CHUNK]
+    out.flush()
+    del out
+
+
+def load_vectors(directory: Path) -> np.ndarray | None:
+    """The memory-mapped :data:`VECTORS_FILE` of ``directory``, or None when it has none."""
+    path = directory / VECTORS_FILE
+    return np.load(path, mmap_mode="r") if path.is_file() else None
+
+
+def read_rows(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``vectors[ids]`` in the order of ``ids``, read in ascending order (a memory map's best)."""
+    order = np.argsort(ids)
+    out = np.empty((len(ids), vectors.shape[1]), np.float32)
+    out[order] = vectors[ids[order]]
+    return out

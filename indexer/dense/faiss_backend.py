@@ -30,11 +30,19 @@ from typing import Literal, Self
 import faiss
 import numpy as np
 
-from indexer.dense.base import BackendSpec, Connection, UnknownBackend, Windows
+from indexer.dense.base import (
+    VECTORS_FILE,
+    BackendSpec,
+    Connection,
+    UnknownBackend,
+    Windows,
+    load_vectors,
+    read_rows,
+    save_vectors,
+)
 
 FILE_NAME = "dense.faiss"
 OWNER_FILE = "dense_owner.npy"
-VECTORS_FILE = "dense_vectors.npy"
 #: Filters that keep at most this many windows are scored exactly from the vectors
 #: (a few MB read); those keeping at most this share of them are searched exhaustively
 #: over the codes at once: either is cheaper than an ANN walk that mostly meets windows
@@ -121,10 +129,9 @@ class FaissBackend:
     @classmethod
     def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
         index = faiss.read_index(str(directory / FILE_NAME))
-        path = directory / VECTORS_FILE
-        if not path.is_file() and not _exact_storage(index):
+        vectors = load_vectors(directory)
+        if vectors is None and not _exact_storage(index):
             raise UnknownBackend(f"{directory} holds {spec.index} codes but not {VECTORS_FILE}")
-        vectors = np.load(path, mmap_mode="r") if path.is_file() else None
         return cls(index, np.load(directory / OWNER_FILE), spec, vectors)
 
     @classmethod
@@ -134,14 +141,8 @@ class FaissBackend:
     def save(self, directory: Path) -> None:
         faiss.write_index(self._index, str(directory / FILE_NAME))
         np.save(directory / OWNER_FILE, self._windows.owner)
-        if self._vectors is not None:  # chunk by chunk: the source may be a memory map
-            out = np.lib.format.open_memmap(
-                directory / VECTORS_FILE, mode="w+", dtype=np.float32, shape=self._vectors.shape
-            )
-            for start in range(0, len(out), _ADD_CHUNK):
-                out[start : start + _ADD_CHUNK] = self._vectors[start : start + _ADD_CHUNK]
-            out.flush()
-            del out
+        if self._vectors is not None:
+            save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
         return self._windows.passages
@@ -205,10 +206,7 @@ class FaissBackend:
     def _exact(self, ids: np.ndarray) -> np.ndarray:
         if self._vectors is None:
             return self._index.reconstruct_batch(ids)
-        order = np.argsort(ids)  # ascending reads of the memory map
-        out = np.empty((len(ids), self._index.d), np.float32)
-        out[order] = self._vectors[ids[order]]
-        return out
+        return read_rows(self._vectors, ids)
 
     def _run(
         self,

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import socket
+import time
 from pathlib import Path
 
 import faiss
+import httpx
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -34,7 +37,7 @@ from indexer.schemas import Filters, SearchRequest
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir
-from tests.conftest import seeded_index
+from tests.conftest import LiveServer, seeded_index
 
 pytestmark = pytest.mark.integration  # vectors of a real index
 
@@ -253,3 +256,29 @@ def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_
     names = client.list_collections()
     assert first not in names and len(names) == 2
     client.close()
+
+
+@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
+def test_an_unreachable_milvus_is_a_503_and_a_health_reason_not_a_hang(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    settings = seeded_index(
+        tmp_path / "index",
+        index_settings,
+        dense_backend="milvus",
+        milvus_uri=str(tmp_path / "milvus.db"),
+    )
+    build_index([slice_dir], settings, embedder=embedder)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    away = settings.model_copy(update={"milvus_uri": dead})
+    started = time.monotonic()
+    with LiveServer(away, embedder, ready=False) as server, httpx.Client(base_url=server.url) as c:
+        while c.get("/health").json()["status"] == "starting":
+            time.sleep(0.2)
+        health = c.get("/health").json()
+        found = c.get("/search", params={"q": "科技成果转化"})
+    assert time.monotonic() - started < 30
+    assert "Milvus" in health["reason"] and dead not in health["reason"]
+    assert found.status_code == 503 and "Milvus" in found.json()["detail"]
