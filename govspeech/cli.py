@@ -263,6 +263,15 @@ def index(
         bool, typer.Option("--rollback", help="Serve the previous version again and exit.")
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run report as JSON.")] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="ADDRESS",
+            help="Embed on a Ray cluster: local, auto (the cluster of this node) or "
+            "ray://host:10001 (default GOVSPEECH_RAY_ADDRESS; needs govspeech[ray]).",
+        ),
+    ] = None,
 ) -> None:
     """Build or update the index (incremental unless --full).
 
@@ -273,6 +282,8 @@ def index(
     from indexer.versions import IndexDir
 
     settings = _settings(index_dir)
+    if ray is not None:
+        settings = settings.model_copy(update={"ray_address": ray})
     _log_to_console(detail=not console.is_terminal or as_json)
     if rollback:
         with (

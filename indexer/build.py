@@ -43,6 +43,7 @@ from indexer.dense import (
     resolve,
 )
 from indexer.embed import Embedder, load_embedder
+from indexer.embed.distributed import PassageEncoder, passage_encoder
 from indexer.errors import UserError
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
@@ -257,8 +258,9 @@ def build_index(
             report.passages,
         )
         try:
+            encoder = passage_encoder(settings, embedder)
             vectors, owner, keys = _embed(
-                rows, embedder, index_dir, settings, reembed, progress, report
+                rows, embedder, encoder, index_dir, settings, reembed, progress, report
             )
         except (OSError, sqlite3.Error) as e:
             raise BuildError(
@@ -419,6 +421,7 @@ def _diff(index_dir: IndexDir | None, docs: list[Document], report: BuildReport)
 def _embed(
     rows: list[tuple[Passage, Document]],
     embedder: Embedder,
+    encoder: PassageEncoder,
     index_dir: IndexDir,
     settings: Settings,
     reembed: bool,
@@ -453,10 +456,9 @@ def _embed(
         progress.stage("embedding passages", len(missing), "windows")
         t0 = time.perf_counter()
         if missing:
-            batch = max(settings.batch_size * 8, 256)  # flush to the cache every few batches
-            for i in range(0, len(missing), batch):
-                part = missing[i : i + batch]
-                vecs = embedder.encode_passages(
+            for i in range(0, len(missing), encoder.chunk):  # cached chunk by chunk
+                part = missing[i : i + encoder.chunk]
+                vecs = encoder.encode_passages(
                     [t for _, t in part],
                     batch_size=settings.batch_size,
                     progress=_Increments(progress),

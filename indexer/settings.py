@@ -102,6 +102,11 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Their total weight; each of the query's own words weighs 1."
     )
 
+    ray_address: str = Field(
+        "",
+        description="Embed a build's new windows on Ray: local, auto or ray://host:10001 "
+        "(empty: in this process).",
+    )
     milvus_uri: str = Field(
         "",
         description="Milvus for GOVSPEECH_DENSE_BACKEND=milvus: a Milvus Lite file or "

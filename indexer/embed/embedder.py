@@ -67,6 +67,11 @@ class Embedder:
         self._model: SentenceTransformer | None = None
 
     @property
+    def chunk(self) -> int:
+        """Passages a build hands over per call, and caches before the next."""
+        return max(self.batch_size * 8, 256)
+
+    @property
     def model(self) -> SentenceTransformer:
         """The sentence-transformers model (loaded on first use, once per process)."""
         if self._model is None:
