@@ -3,11 +3,13 @@
 Starts the service on a free loopback port over an existing index, waits until
 it is ready, then prints, for hybrid searches of distinct queries (the dev
 queries and section headings, each asked once per pass, so no cache answers):
-single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``;
+single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``
+(per mode with ``--modes``);
 then throughput with ``--clients`` concurrent clients (queries/s, errors,
 p50/p95); and the service's resident memory after the runs, per passage.
 
     .venv/bin/python bench/bench_http.py /tmp/demo [--clients 8] [--seconds 20]
+        [--modes keyword,dense,hybrid]
 """
 
 from __future__ import annotations
@@ -105,6 +107,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--modes", default="hybrid", help="e.g. keyword,dense,hybrid")
     args = ap.parse_args()
 
     port = free_port()
@@ -135,16 +138,8 @@ def main() -> None:
             print(f"ready after {ready_s:.1f} s; {memory(server.pid, passages)}")
             for q in qs[:5]:
                 client.get("/search", params={"q": q})
-            http_ms, took_ms = [], []
-            for q in qs:
-                t0 = time.perf_counter()
-                r = client.get("/search", params={"q": q, "k": 10})
-                http_ms.append((time.perf_counter() - t0) * 1000)
-                took_ms.append(float(r.raise_for_status().json()["took_ms"]))
-        print(
-            f"1 client, {len(qs)} queries: HTTP p50 {statistics.median(http_ms):.1f} ms, "
-            f"p95 {percentile(http_ms, 95):.1f} ms; searcher p50 {statistics.median(took_ms):.1f} ms"
-        )
+            for mode in args.modes.split(","):
+                print(single_client(client, qs, mode))
         cpu0 = cpu_seconds(server.pid)
         line, answered = throughput(url, qs, args.clients, args.seconds)
         cpu = cpu_seconds(server.pid) - cpu0
@@ -153,6 +148,20 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(10)
+
+
+def single_client(client: httpx.Client, qs: list[str], mode: str) -> str:
+    """One client asking ``qs`` one after another in ``mode``: HTTP and searcher p50/p95."""
+    http_ms, took_ms = [], []
+    for q in qs:
+        t0 = time.perf_counter()
+        r = client.get("/search", params={"q": q, "k": 10, "mode": mode})
+        http_ms.append((time.perf_counter() - t0) * 1000)
+        took_ms.append(float(r.raise_for_status().json()["took_ms"]))
+    return (
+        f"1 client, {mode}, {len(qs)} queries: HTTP p50 {statistics.median(http_ms):.1f} ms, "
+        f"p95 {percentile(http_ms, 95):.1f} ms; searcher p50 {statistics.median(took_ms):.1f} ms"
+    )
 
 
 def cpu_seconds(pid: int) -> float:
