@@ -42,6 +42,7 @@ from indexer.dense import (
     remove_backend,
     resolve,
 )
+from indexer.dense.base import reserved_memmap
 from indexer.embed import Embedder, load_embedder
 from indexer.embed.distributed import PassageEncoder, passage_encoder
 from indexer.errors import UserError
@@ -428,7 +429,12 @@ def _embed(
     progress: Progress,
     report: BuildReport,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Vectors of every passage's units (from the cache where possible), owner rows, text keys."""
+    """Vectors of every passage's units (from the cache where possible), owner rows, text keys.
+
+    The vectors come back as a memory map of ``index_dir``'s scratch file, filled from the
+    cache once everything is embedded: memory holds a chunk of them at a time, never the
+    corpus's vectors (twice, as a dict and a stacked copy, before).
+    """
     units = [embedding_units(p, d, settings) for p, d in rows]
     texts = [t for u in units for t in u]
     owner = np.repeat(np.arange(len(units), dtype=np.int64), [len(u) for u in units])
@@ -436,7 +442,7 @@ def _embed(
     cache = EmbeddingCache(index_dir.cache_path)
     model = model_key(embedder.fingerprint())
     try:
-        found = {} if reembed else cache.get_many(model, keys, embedder.dim)
+        found = set() if reembed else cache.present(model, keys, embedder.dim)
         # In corpus order: each flush sorts its own windows by length (``encode_passages``),
         # so batches still pad little, while the rate and ETA stay steady (sorted over the
         # whole run, the longest windows came first and the laws build started at a third
@@ -464,7 +470,6 @@ def _embed(
                     progress=_Increments(progress),
                 )
                 cache.put_many(model, ((k, v) for (k, _), v in zip(part, vecs, strict=True)))
-                found.update((k, v) for (k, _), v in zip(part, vecs, strict=True))
         report.embed_seconds = time.perf_counter() - t0
         if missing:
             log.info(
@@ -475,11 +480,21 @@ def _embed(
                 report.embedded / max(report.embed_seconds, 1e-9),
                 report.reused,
             )
+        if not keys:
+            return np.empty((0, embedder.dim), np.float32), owner, keys
+        progress.stage("reading vectors", None, "steps")
+        try:
+            vectors = reserved_memmap(index_dir.scratch_vectors, (len(keys), embedder.dim))
+        except OSError as e:
+            raise BuildError(
+                f"could not write the new version ({_os_reason(e)}); the vectors embedded are "
+                "kept in the cache for the next run, and the served version is unchanged"
+            ) from e
+        cache.read_into(model, keys, vectors)
+        vectors.flush()
     finally:
         cache.close()
-    if not keys:
-        return np.empty((0, embedder.dim), np.float32), owner, keys
-    return np.stack([found[k] for k in keys]).astype(np.float32), owner, keys
+    return vectors, owner, keys
 
 
 #: Passages each calibration pseudo-query is scored against (all of a smaller corpus).

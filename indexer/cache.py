@@ -58,6 +58,27 @@ class EmbeddingCache:
                     found[key] = vec
         return found
 
+    def present(self, model: str, keys: Sequence[str], dim: int) -> set[str]:
+        """Which of ``keys`` have a ``dim``-wide vector of ``model``, reading no vector."""
+        found: set[str] = set()
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            rows = self._con.execute(
+                f"SELECT key FROM vectors WHERE model = ? AND length(vec) = ? "
+                f"AND key IN ({','.join('?' * len(part))})",
+                (model, dim * 4, *part),
+            )
+            found.update(key for (key,) in rows)
+        return found
+
+    def read_into(self, model: str, keys: Sequence[str], out: np.ndarray) -> None:
+        """``out[i]`` = the vector of ``keys[i]``, a chunk at a time: ``out`` may be a memory
+        map, so a build never holds every vector twice (or at all)."""
+        for i in range(0, len(keys), _CHUNK):
+            part = keys[i : i + _CHUNK]
+            found = self.get_many(model, part, out.shape[1])
+            out[i : i + len(part)] = np.stack([found[k] for k in part])
+
     def put_many(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         self._con.executemany(
             "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)",

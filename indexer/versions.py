@@ -59,6 +59,8 @@ class IndexDir:
         self.current_file = self.root / "CURRENT"
         self.lock_file = self.root / ".lock"
         self.cache_path = self.root / "embeddings.sqlite"
+        #: a build's window vectors while it runs (memory-mapped); the next build reuses it
+        self.scratch_vectors = self.root / ".vectors-building.npy"
         self._read: tuple[tuple[int, int, int], str | None] | None = None
 
     # ---------------------------------------------------------------- reading
@@ -217,7 +219,10 @@ class IndexDir:
             }
             os.ftruncate(fd, 0)
             os.pwrite(fd, json.dumps(info).encode(), 0)
-            yield
+            try:
+                yield
+            finally:  # the holder's scratch goes with the lock (a killed run's, with the next)
+                self.scratch_vectors.unlink(missing_ok=True)
             os.ftruncate(fd, 0)
         finally:
             os.close(fd)

@@ -11,6 +11,7 @@ what is left of an unfiltered top-k.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -170,11 +171,22 @@ class Windows:
         return rows[first], scores[keep][first]
 
 
+def reserved_memmap(path: Path, shape: tuple[int, int]) -> np.memmap:
+    """A new float32 ``.npy`` memory map whose disk blocks are reserved at once.
+
+    A memory map is created sparse; on a full disk, writing into it later is a
+    SIGBUS that kills the process without a word. Reserving the blocks makes a
+    full disk an OSError (ENOSPC) here, which callers report.
+    """
+    out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    with path.open("r+b") as f:
+        os.posix_fallocate(f.fileno(), 0, path.stat().st_size)
+    return out
+
+
 def save_vectors(directory: Path, vectors: np.ndarray) -> None:
     """Write ``vectors`` as :data:`VECTORS_FILE`, chunk by chunk: the source may be a memory map."""
-    out = np.lib.format.open_memmap(
-        directory / VECTORS_FILE, mode="w+", dtype=np.float32, shape=vectors.shape
-    )
+    out = reserved_memmap(directory / VECTORS_FILE, vectors.shape)
     for start in range(0, len(out), _COPY_CHUNK):
         out[start : start + _COPY_CHUNK] = vectors[start : start + _COPY_CHUNK]
     out.flush()
