@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from indexer.dense import DenseBackend, build_backend, resolve  # noqa: E402
-from indexer.dense.faiss_backend import FILE_NAME, OWNER_FILE, VECTORS_FILE  # noqa: E402
+from indexer.dense.base import OWNER_FILE, VECTORS_FILE  # noqa: E402
+from indexer.dense.faiss_backend import FILE_NAME  # noqa: E402
 from indexer.embed import load_embedder  # noqa: E402
 from indexer.schemas import Filters  # noqa: E402
 from indexer.search import Searcher  # noqa: E402

@@ -22,6 +22,8 @@ from indexer.errors import UserError
 
 #: The float32 window vectors beside a backend's own files, memory-mapped when read.
 VECTORS_FILE = "dense_vectors.npy"
+#: Each window's passage row (:class:`Windows`), saved by every backend.
+OWNER_FILE = "dense_owner.npy"
 _COPY_CHUNK = 65_536
 
 

@@ -31,6 +31,7 @@ import faiss
 import numpy as np
 
 from indexer.dense.base import (
+    OWNER_FILE,
     VECTORS_FILE,
     BackendSpec,
     Connection,
@@ -42,7 +43,6 @@ from indexer.dense.base import (
 )
 
 FILE_NAME = "dense.faiss"
-OWNER_FILE = "dense_owner.npy"
 #: Filters that keep at most this many windows are scored exactly from the vectors
 #: (a few MB read); those keeping at most this share of them are searched exhaustively
 #: over the codes at once: either is cheaper than an ANN walk that mostly meets windows

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Self
 import numpy as np
 
 from indexer.dense.base import (
+    OWNER_FILE,
     BackendSpec,
     BackendUnavailable,
     Connection,
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
 POINTER_FILE = "milvus.json"
-OWNER_FILE = "dense_owner.npy"
 #: Index types this backend builds, with their build parameters; search parameters
 #: (``ef``, ``nprobe``) come from the spec.
 INDEX_PARAMS: dict[str, dict[str, int]] = {
@@ -52,7 +52,7 @@ INDEX_PARAMS: dict[str, dict[str, int]] = {
     "IVF_FLAT": {"nlist": 1024},
     "IVF_SQ8": {"nlist": 1024},
 }
-#: Milvus answers at most this many results, or entities by id, per call.
+#: Milvus answers at most this many results per search.
 _MAX_LIMIT = 16_384
 _INSERT_CHUNK = 4_096
 #: Filters keeping up to this many passages are rescored exactly from their vectors when
@@ -203,16 +203,20 @@ class MilvusBackend:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         allowed = None if mask is None else np.flatnonzero(mask)
         q = np.asarray(query, np.float32).ravel()
+        expression = "" if allowed is None else row_filter(allowed)
         fetch = min(_MAX_LIMIT, int(k * windows.per_passage * 1.25) + 8)
         while True:  # widen until enough distinct passages, or Milvus has no more
+            params = dict(self.spec.search)
+            if "ef" in params:  # a server refuses an HNSW beam narrower than the answer
+                params["ef"] = max(params["ef"], fetch)
             with reaching(self._uri):
                 hits = self._client.search(
                     self._collection,
                     data=[q.tolist()],
                     anns_field="vector",
                     limit=fetch,
-                    filter="" if allowed is None else row_filter(allowed),
-                    search_params={"metric_type": "IP", "params": dict(self.spec.search)},
+                    filter=expression,
+                    search_params={"metric_type": "IP", "params": params},
                 )[0]
             ids = np.array([h["window"] for h in hits], np.int64)
             rows = np.unique(windows.owner[ids])

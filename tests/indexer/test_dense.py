@@ -31,6 +31,7 @@ from indexer.dense import (
     load_backend,
     resolve,
 )
+from indexer.dense.base import OWNER_FILE
 from indexer.embed import Embedder
 from indexer.manifest import Manifest
 from indexer.schemas import Filters, SearchRequest
@@ -64,7 +65,7 @@ def windows(index_settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """The slice index's window vectors and their passage rows."""
     version = IndexDir(index_settings.index_dir).current_path()
     flat = faiss.read_index(str(version / faiss_backend.FILE_NAME))
-    return flat.reconstruct_n(0, flat.ntotal), np.load(version / faiss_backend.OWNER_FILE)
+    return flat.reconstruct_n(0, flat.ntotal), np.load(version / OWNER_FILE)
 
 
 @pytest.fixture(scope="module")
