@@ -442,17 +442,17 @@ def _embed(
     cache = EmbeddingCache(index_dir.cache_path)
     model = model_key(embedder.fingerprint())
     try:
-        found = set() if reembed else cache.present(model, keys, embedder.dim)
+        cached = set() if reembed else cache.present(model, keys, embedder.dim)
         # In corpus order: each flush sorts its own windows by length (``encode_passages``),
         # so batches still pad little, while the rate and ETA stay steady (sorted over the
         # whole run, the longest windows came first and the laws build started at a third
         # of its rate) and an interrupted run has cached a prefix of the corpus.
-        missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
-        stale = {int(r) for r, k in zip(owner, keys, strict=True) if k not in found}
+        missing = list({k: t for k, t in zip(keys, texts, strict=True) if k not in cached}.items())
+        stale = {int(r) for r, k in zip(owner, keys, strict=True) if k not in cached}
         report.embedded = len(stale)
         report.reused = len(rows) - len(stale)
         report.vectors_embedded = len(missing)
-        if missing and found:
+        if missing and cached:
             log.info(
                 "%s: %s of %s windows already embedded",
                 "resuming" if index_dir.current_name() is None else "cache",
