@@ -24,7 +24,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -55,6 +55,8 @@ INDEX_PARAMS: dict[str, dict[str, int]] = {
 #: Milvus answers at most this many results per search.
 _MAX_LIMIT = 16_384
 _INSERT_CHUNK = 4_096
+#: pymilvus's code for "collection not loaded" (a server restarted since it was loaded).
+_NOT_LOADED = 101
 #: Filters keeping up to this many passages are rescored exactly from their vectors when
 #: the index walk returns fewer than asked (an HNSW walk can miss inside a tight filter).
 _EXACT_PASSAGES = 20_000
@@ -209,15 +211,13 @@ class MilvusBackend:
             params = dict(self.spec.search)
             if "ef" in params:  # a server refuses an HNSW beam narrower than the answer
                 params["ef"] = max(params["ef"], fetch)
-            with reaching(self._uri):
-                hits = self._client.search(
-                    self._collection,
-                    data=[q.tolist()],
-                    anns_field="vector",
-                    limit=fetch,
-                    filter=expression,
-                    search_params={"metric_type": "IP", "params": params},
-                )[0]
+            hits = self._search(
+                data=[q.tolist()],
+                anns_field="vector",
+                limit=fetch,
+                filter=expression,
+                search_params={"metric_type": "IP", "params": params},
+            )[0]
             ids = np.array([h["window"] for h in hits], np.int64)
             rows = np.unique(windows.owner[ids])
             if len(rows) >= want or len(ids) < fetch or fetch == _MAX_LIMIT:
@@ -226,6 +226,20 @@ class MilvusBackend:
         if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
             rows = allowed  # the walk missed some inside a tight filter: score them all
         return self._best(q, rows, want)
+
+    def _search(self, **request: Any) -> Any:
+        """One search; a collection a restarted server no longer holds in memory is loaded
+        again first (without this, searches failed until the service restarted too)."""
+        from pymilvus.exceptions import MilvusException
+
+        with reaching(self._uri):
+            try:
+                return self._client.search(self._collection, **request)
+            except MilvusException as e:
+                if e.code != _NOT_LOADED:
+                    raise
+                self._client.load_collection(self._collection)
+                return self._client.search(self._collection, **request)
 
     def _best(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best of ``rows`` by exact best-window cosine, ties by row."""

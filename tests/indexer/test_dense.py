@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -283,3 +285,57 @@ def test_an_unreachable_milvus_is_a_503_and_a_health_reason_not_a_hang(
     assert time.monotonic() - started < 30
     assert "Milvus" in health["reason"] and dead not in health["reason"]
     assert found.status_code == 503 and "Milvus" in found.json()["detail"]
+
+
+def _milvus_lite_server(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """``milvus-lite server`` on a loopback port, answering before this returns."""
+    binary = Path(sys.executable).with_name("milvus-lite")
+    command = [str(binary), "server", "--data-dir", str(data), "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.2)
+    server.kill()
+    raise AssertionError("milvus-lite server did not start")
+
+
+@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
+def test_a_milvus_server_that_restarts_is_a_503_then_answers_again_by_itself(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "milvus-data"
+    data.mkdir()
+    server = _milvus_lite_server(data, port)
+    try:
+        settings = seeded_index(
+            tmp_path / "index",
+            index_settings,
+            dense_backend="milvus",
+            milvus_uri=f"http://127.0.0.1:{port}",
+        )
+        build_index([slice_dir], settings, embedder=embedder)  # over gRPC, as to a cluster
+        query = {"q": "科技成果转化", "k": 3}
+        with LiveServer(settings, embedder) as api, httpx.Client(base_url=api.url) as c:
+            first = c.get("/search", params=query)
+            assert first.status_code == 200 and first.json()["hits"]
+            server.terminate()
+            server.wait(30)
+            down = c.get("/search", params=query)
+            assert down.status_code == 503 and down.headers["retry-after"]
+            server = _milvus_lite_server(data, port)
+            deadline = time.monotonic() + 30
+            while (again := c.get("/search", params=query)).status_code != 200:
+                assert time.monotonic() < deadline, again.text
+                time.sleep(0.5)
+            assert again.json()["hits"] == first.json()["hits"]
+    finally:
+        server.terminate()
+        server.wait(30)
