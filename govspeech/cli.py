@@ -727,9 +727,7 @@ def serve(
         uvicorn.run(create_app(settings), log_level=log_level, **server_options(settings))
         return
     # each worker process builds its app from the environment: pass on what options set
-    os.environ.update(
-        {"GOVSPEECH_INDEX_DIR": str(settings.index_dir.resolve()), "GOVSPEECH_WORKERS": "1"}
-    )
+    os.environ["GOVSPEECH_INDEX_DIR"] = str(settings.index_dir.resolve())
     uvicorn.run(
         "api.main:create_app",
         factory=True,

@@ -833,8 +833,9 @@ function loadECharts() {
   return echartsLoading;
 }
 
-function filterToYear(state, year) {
-  navigate({ ...state, filters: { ...state.filters, year_from: String(year), year_to: String(year) }, page: 1 });
+/** ``state`` narrowed to one year, first page. */
+function inYear(state, year) {
+  return { ...state, filters: { ...state.filters, year_from: String(year), year_to: String(year) }, page: 1 };
 }
 
 async function showTrend(state) {
@@ -847,11 +848,10 @@ async function showTrend(state) {
     : body.message ?? '没有段落含这些词语';
   ui.trendChart.dataset.years = String(years.length);
   const missing = years.filter((g) => g.missing).length;
-  const yearURL = (year) => stateURL({ ...state, filters: { ...state.filters, year_from: String(year), year_to: String(year) }, page: 1 });
   setChildren(
     ui.trendYears,
     years.filter((g) => g.passages).map((g) =>
-      h('li', {}, h('a', { href: yearURL(g.key), 'data-nav': true, 'data-year': g.key }, `${g.key}年 ${fmt(g.passages)}段`)),
+      h('li', {}, h('a', { href: stateURL(inYear(state, g.key)), 'data-nav': true, 'data-year': g.key }, `${g.key}年 ${fmt(g.passages)}段`)),
     ),
     missing ? h('li', { class: 'missing' }, `${missing} 个年份档案中没有文件（图中灰色）`) : null,
   );
@@ -897,7 +897,7 @@ async function showTrend(state) {
   chart.off('click');
   chart.on('click', (params) => {
     const g = years[params.dataIndex];
-    if (!g.missing) filterToYear(readState(), g.key);
+    if (!g.missing) navigate(inYear(readState(), g.key));
   });
   chart.resize();
 }

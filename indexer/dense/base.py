@@ -12,6 +12,7 @@ what is left of an unfiltered top-k.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
@@ -162,6 +163,18 @@ class Windows:
             return np.empty((0, cosines.shape[1] if cosines.ndim == 2 else 1), np.float32)
         return np.maximum.reduceat(cosines, offsets, axis=0)
 
+    def scores(
+        self, queries: np.ndarray, rows: np.ndarray, vectors: Callable[[np.ndarray], np.ndarray]
+    ) -> np.ndarray:
+        """Best-window cosine of ``queries`` ([q, dim] or one [dim]) with passages ``rows``:
+        [rows, q]; ``vectors(ids)`` gives the exact vectors of window ids, in their order."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, len(queries)), np.float32)
+        ids, offsets = self.of(rows)
+        return self.best(vectors(ids) @ queries.T, offsets)
+
     def first_hits(
         self, ids: np.ndarray, scores: np.ndarray, k: int
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -199,6 +212,15 @@ def load_vectors(directory: Path) -> np.ndarray | None:
     """The memory-mapped :data:`VECTORS_FILE` of ``directory``, or None when it has none."""
     path = directory / VECTORS_FILE
     return np.load(path, mmap_mode="r") if path.is_file() else None
+
+
+def top_rows(rows: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best of ``rows`` by ``scores``, best first, ties by row."""
+    if len(rows) > k:
+        keep = np.argpartition(-scores, k - 1)[:k]
+        rows, scores = rows[keep], scores[keep]
+    order = np.lexsort((rows, -scores))
+    return rows[order], scores[order]
 
 
 def read_rows(vectors: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from indexer.dense.base import (
     load_vectors,
     read_rows,
     save_vectors,
+    top_rows,
 )
 
 FILE_NAME = "dense.faiss"
@@ -185,12 +186,7 @@ class FaissBackend:
     def _scan(self, q: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The best ``k`` of ``rows`` by their exact scores: for a small filter, reading its
         few thousand vectors beats any index (one year of the laws: 0.5 vs 6 ms over IVF)."""
-        best = self.similarity(q, rows)[:, 0]
-        if len(rows) > k:
-            part = np.argpartition(-best, k - 1)[:k]
-            rows, best = rows[part], best[part]
-        order = np.lexsort((rows, -best))
-        return rows[order], best[order]
+        return top_rows(rows, self.similarity(q, rows)[:, 0], k)
 
     def _rescored(
         self, q: np.ndarray, ids: np.ndarray, scores: np.ndarray
@@ -241,12 +237,7 @@ class FaissBackend:
         return index.search(q, fetch, params=params)
 
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        queries = np.asarray(queries, dtype=np.float32).reshape(-1, self._index.d)
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return np.empty((0, len(queries)), np.float32)
-        ids, offsets = self._windows.of(rows)
-        return self._windows.best(self._exact(ids) @ queries.T, offsets)
+        return self._windows.scores(queries, rows, self._exact)
 
 
 def _exact_storage(index: faiss.Index) -> bool:

@@ -38,6 +38,7 @@ from indexer.dense.base import (
     load_vectors,
     read_rows,
     save_vectors,
+    top_rows,
 )
 
 if TYPE_CHECKING:
@@ -225,7 +226,7 @@ class MilvusBackend:
             fetch = min(_MAX_LIMIT, fetch * 2)
         if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
             rows = allowed  # the walk missed some inside a tight filter: score them all
-        return self._best(q, rows, want)
+        return top_rows(rows, self.similarity(q, rows)[:, 0], want)
 
     def _search(self, **request: Any) -> Any:
         """One search; a collection a restarted server no longer holds in memory is loaded
@@ -241,21 +242,10 @@ class MilvusBackend:
                 self._client.load_collection(self._collection)
                 return self._client.search(self._collection, **request)
 
-    def _best(self, query: np.ndarray, rows: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best of ``rows`` by exact best-window cosine, ties by row."""
-        scores = self.similarity(query, rows)[:, 0]
-        order = np.lexsort((rows, -scores))[:k]
-        return rows[order], scores[order]
-
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """From the local float32 copy: fetching vectors back from Milvus Lite costs ~0.16 ms
         each (hybrid rescores ~700 windows a query), reading the memory map microseconds."""
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return np.empty((0, len(queries)), np.float32)
-        ids, offsets = self._windows.of(rows)
-        return self._windows.best(read_rows(self._vectors, ids) @ queries.T, offsets)
+        return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
 
 
 def row_filter(rows: np.ndarray) -> str:
