@@ -278,7 +278,7 @@ def index(
     The index remembers its corpus folders: PATHS are added to them, and a
     re-run with no PATHS updates them all; --replace makes PATHS the whole corpus.
     """
-    from indexer.build import build_index
+    from indexer.build import build_index, rollback_index
     from indexer.versions import IndexDir
 
     settings = _settings(index_dir)
@@ -286,11 +286,8 @@ def index(
         settings = settings.model_copy(update={"ray_address": ray})
     _log_to_console(detail=not console.is_terminal or as_json)
     if rollback:
-        with (
-            _user_errors(settings),
-            IndexDir(settings.index_dir).lock("govspeech index --rollback"),
-        ):
-            name = IndexDir(settings.index_dir).rollback()
+        with _user_errors(settings):
+            name = rollback_index(settings)
         console.print(f"now serving version [bold]{name}[/]")
         return
     missing = [p for p in paths or [] if not p.exists()]

@@ -31,9 +31,11 @@ from indexer.cache import (
     save_window_keys,
     text_key,
 )
+from indexer.catalog import Catalog, catalog
 from indexer.chunk import CHUNKER_VERSION, ChunkConfig, chunk_document, sentence_windows
 from indexer.dense import (
     BackendSpec,
+    BackendUnavailable,
     Connection,
     DenseBackend,
     build_backend,
@@ -214,6 +216,7 @@ def build_index(
     """
     progress = progress or _Silent()
     index_dir = IndexDir(settings.index_dir)
+    served = catalog(settings)
     with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
         for name in index_dir.remove_partials(_releaser(settings)):
             log.warning("removed %s left by an interrupted run", name)
@@ -242,6 +245,7 @@ def build_index(
         ):
             report.version, report.no_change = previous.version, True
             report.passages = report.reused = previous.passages
+            _publish(served, index_dir.current_path())  # a run killed before its alias moved
             report.seconds = time.perf_counter() - started
             log.info("nothing changed; still serving version %s", previous.version)
             return report
@@ -300,13 +304,14 @@ def build_index(
                 dense=dense.spec.as_dict(),
                 windows=len(vectors),
             ).save(partial)
+            served.prepare(partial)
         except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
             index_dir.discard(partial, _releaser(settings))
             raise BuildError(
                 f"could not write the new version ({_os_reason(e)}); it was removed and the "
                 "served version is unchanged"
             ) from e
-        index_dir.publish(name, partial)
+        _publish(served, index_dir.publish(name, partial))
         log.info("now serving version %s from %s", name, settings.index_dir)
         for old in index_dir.prune(settings.keep_versions, _releaser(settings)):
             log.info("removed old version %s", old)
@@ -519,14 +524,36 @@ def _calibrate(embedder: Embedder, dense: DenseBackend, texts: list[str]) -> Den
     return DenseCalibration.measure(dense.similarity(embedder.encode_queries(queries), rows))
 
 
+def rollback_index(settings: Settings) -> str:
+    """Serve the previous complete version again; returns its name."""
+    index_dir = IndexDir(settings.index_dir)
+    with index_dir.lock("govspeech index --rollback"):
+        name = index_dir.rollback()
+        _publish(catalog(settings), index_dir.versions_dir / name)
+    return name
+
+
+def _publish(served: Catalog, version: Path) -> None:
+    """Point the catalog at ``version`` (already ``CURRENT`` in the folder)."""
+    try:
+        served.publish(version)
+    except BackendUnavailable as e:
+        raise BuildError(
+            f"version {version.name} is ready in {version.parent.parent}, but services still "
+            f"serve the one before: {e}. Run the same command again once it answers."
+        ) from e
+
+
 def _releaser(settings: Settings) -> Callable[[Path], None]:
-    """Drops what a version being deleted keeps outside its directory (a Milvus collection)."""
+    """Drops what a version being deleted keeps outside its directory (Milvus collections)."""
+    served = catalog(settings)
 
     def release(version: Path) -> None:
         try:
             found = Manifest.load(version).dense if (version / "manifest.json").is_file() else None
             record = found if found is not None else resolve(settings.dense_backend, 0).as_dict()
             remove_backend(version, record, connection(settings))
+            served.release(version)
         except Exception as e:  # an unreachable server must not stop a build from pruning
             log.warning("could not release what %s keeps outside it: %s", version.name, e)
 

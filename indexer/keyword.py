@@ -45,17 +45,26 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from indexer.textnorm import normalize_for_match
 
-__all__ = ["STOP_WORDS", "TOKENIZER", "Feedback", "KeywordIndex", "tokenize"]
+__all__ = [
+    "STOP_WORDS",
+    "TOKENIZER",
+    "Feedback",
+    "KeywordHits",
+    "KeywordIndex",
+    "KeywordSearch",
+    "TermStats",
+    "tokenize",
+]
 
 #: Extra keyword terms and their weights, added to a query's own terms (which weigh 1).
 Feedback = Mapping[str, float]
@@ -168,7 +177,125 @@ class _Scores:
     num_docs: int
 
 
-class KeywordIndex:
+@dataclass(frozen=True, slots=True)
+class KeywordHits:
+    """A keyword query's best rows, and the BM25 score of any rows on request.
+
+    Hybrid search fuses the keyword top-k with dense nominees whose BM25 it
+    also needs: ``of`` reads them from the full score array of a local index,
+    or from the rows' stored term weights of a remote one.
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+    of: Callable[[np.ndarray], np.ndarray]
+
+
+class KeywordSearch(Protocol):
+    """What the searcher asks of a keyword index, local (bm25s files) or remote (Milvus)."""
+
+    def __len__(self) -> int: ...
+
+    def query_terms(self, query: str) -> list[str]: ...
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        mask: np.ndarray | None = None,
+        feedback: Feedback | None = None,
+    ) -> KeywordHits:
+        """The ``k`` best rows with score > 0 inside ``mask`` (k = 0: none, only ``of``)."""
+        ...
+
+    def max_score(self, query: str, feedback: Feedback | None = None) -> float: ...
+
+    def feedback_terms(
+        self, texts: Sequence[str], query: str, n_terms: int, weight: float
+    ) -> dict[str, float]: ...
+
+
+class TermStats:
+    """Vocabulary, document frequencies and per-term maxima: scoring a query without postings.
+
+    Shared by the local index and by indexes whose postings live elsewhere
+    (Milvus sparse vectors), so both weigh queries, bound scores and pick
+    feedback words the same way.
+    """
+
+    def __init__(
+        self, vocab: dict[str, int], df: np.ndarray, term_max: np.ndarray, num_docs: int
+    ) -> None:
+        self.vocab = vocab
+        self.df = df
+        self.term_max = term_max
+        self._n = num_docs
+
+    def __len__(self) -> int:
+        return self._n
+
+    def query_terms(self, query: str) -> list[str]:
+        """Terms of ``query`` that occur in the index, in query order: the ones that score."""
+        return [t for t in tokenize(query, query=True) if t in self.vocab]
+
+    def weights(self, query: str, feedback: Feedback | None = None) -> list[tuple[int, float]]:
+        """(term id, weight) of a query: its own terms weigh 1 each, feedback terms theirs."""
+        own = [(self.vocab[t], 1.0) for t in self.query_terms(query)]
+        return own + [(self.vocab[t], w) for t, w in (feedback or {}).items() if t in self.vocab]
+
+    def max_score(self, query: str, feedback: Feedback | None = None) -> float:
+        """Upper bound of a query's scores, to map scores into [0, 1] across queries.
+
+        It is the sum, over the query's indexed terms, of the highest score each
+        term gets in any passage (feedback terms: times their weight). No passage
+        can exceed it, and it is reached only by a passage that is the best match
+        for every term at once. Tighter than the textbook bound sum(idf) (which
+        bm25s's Lucene scores, idf * tf / (tf + k1 * norm), approach only as tf ->
+        infinity), so a passage matching all terms well lands near 1 instead of
+        near 0.4. 0.0 when no term is indexed.
+        """
+        return sum(w * float(self.term_max[tid]) for tid, w in self.weights(query, feedback))
+
+    def feedback_terms(
+        self, texts: Sequence[str], query: str, n_terms: int, weight: float
+    ) -> dict[str, float]:
+        """Words that characterise ``texts`` and are not in ``query``, weights summing to ``weight``.
+
+        Pseudo-relevance feedback: ``texts`` are the query's best semantic
+        matches, and their distinctive words are how the corpus names what a
+        paraphrase describes (for 农民种地不再向国家交公粮 the dense top 5 give
+        农业税 and 交税, which the query never says). A word scores by its share
+        of each passage's words, summed over ``texts``, times its idf. Only Chinese
+        words of two or more characters from the precise segmenter count: whole
+        words, not search-mode fragments, single characters (之, 要) or numbers
+        and Latin tokens (``2007``, the ``m`` of ``1+M+N``), which are function
+        words or facts of one passage rather than vocabulary.
+        Words found in a single passage of the index are skipped, as they can
+        only find the passage they came from; so are counts (一次, 第七个) and words
+        in more than :data:`FEEDBACK_MAX_SHARE` of the passages (中心, 企业).
+        """
+        if n_terms < 1 or weight <= 0 or not texts:
+            return {}
+        own = set(self.query_terms(query))
+        mass: dict[str, float] = {}
+        for text in texts:
+            words = [
+                w for w in _words(text, precise=True) if w in self.vocab and _HAN_WORD.match(w)
+            ]
+            for w in words:
+                mass[w] = mass.get(w, 0.0) + 1.0 / len(words)
+        n = self._n
+        scored = []
+        for w, m in mass.items():
+            df = int(self.df[self.vocab[w]])
+            if w not in own and 2 <= df <= FEEDBACK_MAX_SHARE * n and not _COUNT_WORD.match(w):
+                scored.append((m * math.log((n + 1) / (df + 0.5)), w))
+        top = sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]
+        total = sum(v for v, _ in top)
+        return {w: weight * v / total for v, w in top} if total > 0 else {}
+
+
+class KeywordIndex(TermStats):
     """BM25 (Lucene variant, k1=1.5, b=0.75) over :func:`tokenize` terms of each passage.
 
     Rows are passage positions in the sequence given to :meth:`build`. bm25s
@@ -179,14 +306,11 @@ class KeywordIndex:
     """
 
     def __init__(self, scores: _Scores, term_max: np.ndarray, built: Any = None) -> None:
+        super().__init__(scores.vocab, np.diff(scores.indptr), term_max, scores.num_docs)
         self._built = built  # the bm25s.BM25 that computed the scores, until saved
-        self._vocab = scores.vocab
-        self._n = scores.num_docs
-        self._term_max = term_max
         self._data = scores.data
         self._indices = scores.indices
         self._indptr = scores.indptr
-        self._df = np.diff(self._indptr)
 
     @classmethod
     def build(
@@ -223,8 +347,8 @@ class KeywordIndex:
             raise ValueError("only a newly built keyword index can be saved")
         directory.mkdir(parents=True, exist_ok=True)
         self._built.save(directory, show_progress=False)
-        np.save(directory / _TERM_MAX_FILE, self._term_max)
-        meta = {"tokenizer": TOKENIZER, "num_passages": self._n, "num_terms": len(self._vocab)}
+        np.save(directory / _TERM_MAX_FILE, self.term_max)
+        meta = {"tokenizer": TOKENIZER, "num_passages": self._n, "num_terms": len(self.vocab)}
         (directory / _META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=1))
 
     @classmethod
@@ -234,13 +358,7 @@ class KeywordIndex:
         Raises ``ValueError`` when the index was tokenised differently from this
         code: it must be rebuilt, or queries would silently miss.
         """
-        meta = json.loads((directory / _META_FILE).read_text())
-        if meta["tokenizer"] != TOKENIZER:
-            raise ValueError(
-                f"keyword index in {directory} was built with tokenizer "
-                f"v{meta['tokenizer'].get('version')}, this code uses v{TOKENIZER['version']}; "
-                "rebuild the index"
-            )
+        check_tokenizer(directory)
         mode = "r" if mmap else None
         params = json.loads((directory / "params.index.json").read_text())
         if params.get("method") != "lucene":
@@ -254,27 +372,30 @@ class KeywordIndex:
         )
         return cls(found, np.load(directory / _TERM_MAX_FILE, mmap_mode=mode))
 
-    def __len__(self) -> int:
-        return self._n
-
-    def query_terms(self, query: str) -> list[str]:
-        """Terms of ``query`` that occur in the index, in query order: the ones that score."""
-        return [t for t in tokenize(query, query=True) if t in self._vocab]
-
-    def _term_ids(self, query: str) -> np.ndarray:
-        return np.array([self._vocab[t] for t in self.query_terms(query)], dtype=np.int64)
-
     def scores(self, query: str, feedback: Feedback | None = None) -> np.ndarray:
         """BM25 score of every passage (float32, length ``len(self)``; 0 where no term occurs).
 
         Each ``feedback`` term adds its BM25 times its weight (query terms weigh 1).
         """
         out = np.zeros(self._n, dtype=np.float32)
-        weighted = [(int(t), 1.0) for t in self._term_ids(query)] + self._feedback_ids(feedback)
-        for tid, weight in weighted:
+        for tid, weight in self.weights(query, feedback):
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
             out[self._indices[lo:hi]] += weight * self._data[lo:hi]  # rows of a column are unique
         return out
+
+    def postings(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Each passage's (term ids, BM25 scores), in row order: its row of the score matrix.
+
+        What a remote keyword index stores per passage (a sparse vector whose
+        dot product with a query's weights is the passage's BM25).
+        """
+        tids = np.repeat(np.arange(len(self._indptr) - 1), np.diff(self._indptr))
+        order = np.argsort(self._indices, kind="stable")
+        rows, terms, values = self._indices[order], tids[order], self._data[order]
+        bounds = np.searchsorted(rows, np.arange(self._n + 1))
+        for r in range(self._n):
+            lo, hi = bounds[r], bounds[r + 1]
+            yield terms[lo:hi], values[lo:hi]
 
     def search(
         self,
@@ -282,19 +403,18 @@ class KeywordIndex:
         k: int,
         mask: np.ndarray | None = None,
         feedback: Feedback | None = None,
-    ) -> tuple[np.ndarray, np.ndarray]:
+    ) -> KeywordHits:
         """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores."""
         scores = self.scores(query, feedback)
-        rows = self.top(scores, k, mask)
-        return rows, scores[rows]
+        rows = self.top(scores, k, mask) if k else np.empty(0, np.int64)
+        return KeywordHits(rows, scores[rows], scores.__getitem__)
 
     def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Rows of the ``k`` best ``scores`` above 0, best first (ties: lower row first).
 
         ``mask`` (bool, one per passage) restricts the candidates *before* the
         top-k cut, so a filter never leaves fewer than ``k`` hits when ``k``
-        matching rows exist. Hybrid search calls this on scores it also fuses,
-        so they are computed once.
+        matching rows exist.
         """
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
@@ -311,60 +431,16 @@ class KeywordIndex:
             rows = np.concatenate([above, rows[candidate == kth][: k - len(above)]])
         return rows[np.argsort(-scores[rows], kind="stable")]
 
-    def max_score(self, query: str, feedback: Feedback | None = None) -> float:
-        """Upper bound of :meth:`scores` for ``query``, to map scores into [0, 1] across queries.
 
-        It is the sum, over the query's indexed terms, of the highest score each
-        term gets in any passage (feedback terms: times their weight). No passage
-        can exceed it, and it is reached only by a passage that is the best match
-        for every term at once. Tighter than the textbook bound sum(idf) (which
-        bm25s's Lucene scores, idf * tf / (tf + k1 * norm), approach only as tf ->
-        infinity), so a passage matching all terms well lands near 1 instead of
-        near 0.4. 0.0 when no term is indexed.
-        """
-        top = float(self._term_max[self._term_ids(query)].sum(dtype=np.float64))
-        return top + sum(w * float(self._term_max[tid]) for tid, w in self._feedback_ids(feedback))
-
-    def feedback_terms(
-        self, texts: Sequence[str], query: str, n_terms: int, weight: float
-    ) -> dict[str, float]:
-        """Words that characterise ``texts`` and are not in ``query``, weights summing to ``weight``.
-
-        Pseudo-relevance feedback: ``texts`` are the query's best semantic
-        matches, and their distinctive words are how the corpus names what a
-        paraphrase describes (for 农民种地不再向国家交公粮 the dense top 5 give
-        农业税 and 交税, which the query never says). A word scores by its share
-        of each passage's words, summed over ``texts``, times its idf. Only Chinese
-        words of two or more characters from the precise segmenter count: whole
-        words, not search-mode fragments, single characters (之, 要) or numbers
-        and Latin tokens (``2007``, the ``m`` of ``1+M+N``), which are function
-        words or facts of one passage rather than vocabulary.
-        Words found in a single passage of the index are skipped, as they can
-        only find the passage they came from; so are counts (一次, 第七个) and words
-        in more than :data:`FEEDBACK_MAX_SHARE` of the passages (中心, 企业).
-        """
-        if n_terms < 1 or weight <= 0 or not texts:
-            return {}
-        own = set(self.query_terms(query))
-        mass: dict[str, float] = {}
-        for text in texts:
-            words = [
-                w for w in _words(text, precise=True) if w in self._vocab and _HAN_WORD.match(w)
-            ]
-            for w in words:
-                mass[w] = mass.get(w, 0.0) + 1.0 / len(words)
-        n = self._n
-        scored = []
-        for w, m in mass.items():
-            df = int(self._df[self._vocab[w]])
-            if w not in own and 2 <= df <= FEEDBACK_MAX_SHARE * n and not _COUNT_WORD.match(w):
-                scored.append((m * math.log((n + 1) / (df + 0.5)), w))
-        top = sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]
-        total = sum(v for v, _ in top)
-        return {w: weight * v / total for v, w in top} if total > 0 else {}
-
-    def _feedback_ids(self, feedback: Feedback | None) -> list[tuple[int, float]]:
-        return [(self._vocab[t], w) for t, w in (feedback or {}).items() if t in self._vocab]
+def check_tokenizer(directory: Path) -> None:
+    """Refuse an index tokenised otherwise than this code: its queries would silently miss."""
+    meta = json.loads((directory / _META_FILE).read_text())
+    if meta["tokenizer"] != TOKENIZER:
+        raise ValueError(
+            f"keyword index in {directory} was built with tokenizer "
+            f"v{meta['tokenizer'].get('version')}, this code uses v{TOKENIZER['version']}; "
+            "rebuild the index"
+        )
 
 
 def _bm25s() -> ModuleType:

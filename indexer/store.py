@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from indexer.passage import Passage
 
@@ -60,6 +60,30 @@ class StoredPassage:
     ordinal: int
     section: str
     text: str
+
+
+class PassageStore(Protocol):
+    """Where a searcher reads passages and documents: this SQLite file, or a Milvus collection."""
+
+    def passages_by_rows(self, rows: Sequence[int]) -> dict[int, StoredPassage]: ...
+
+    def passage_row(self, passage_id: str) -> int | None: ...
+
+    def neighbours(
+        self, doc_id: str, ordinal: int, before: int, after: int
+    ) -> list[StoredPassage]: ...
+
+    def document_passages(self, doc_id: str) -> list[StoredPassage]: ...
+
+    def document(self, doc_id: str) -> dict[str, object] | None: ...
+
+    def documents(self) -> Iterator[dict[str, object]]: ...
+
+    def passage_doc_ids(self) -> list[str]: ...
+
+    def passage_texts(self) -> Iterator[tuple[int, str]]: ...
+
+    def close(self) -> None: ...
 
 
 def document_record(doc: Document, n_passages: int) -> dict[str, object]:

@@ -3,7 +3,7 @@
 :mod:`indexer.dense.base` says what a backend is, :mod:`indexer.dense.factory`
 picks one by name and records it, :mod:`indexer.dense.faiss_backend` is the
 FAISS family (exact, HNSW, IVF with scalar or product codes) and
-:mod:`indexer.dense.milvus_backend` a Milvus collection.
+:mod:`indexer.milvus.dense` a Milvus collection.
 """
 
 from indexer.dense.base import (

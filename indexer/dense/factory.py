@@ -115,7 +115,7 @@ def _faiss() -> type[DenseBackend]:
 
 
 def _milvus() -> type[DenseBackend]:
-    from indexer.dense.milvus_backend import MilvusBackend
+    from indexer.milvus.dense import MilvusBackend
 
     return MilvusBackend
 

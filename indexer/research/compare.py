@@ -46,7 +46,7 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
         ranking = searcher.hybrid_ranking(query, rows, inside)  # best first
         own = np.ones(rows.size, dtype=bool)  # passages that use every word of the query
         for term in searcher.keyword.query_terms(query):
-            own &= searcher.keyword.scores(term)[ranking.rows] > 0
+            own &= searcher.keyword.search(term, 0).of(ranking.rows) > 0
         doc_of = searcher.row_documents[ranking.rows]
         for i, (row, score) in enumerate(zip(ranking.rows, ranking.scores, strict=True)):
             key = keys[doc_of[i]]

@@ -76,7 +76,7 @@ def test_policy_terms_stay_matchable(index: KeywordIndex, rows: list[Row], term:
     has_term = _containing(rows, term)
     assert has_term.sum() >= 5
     assert (index.scores(term)[has_term] > 0).all()
-    found, _ = index.search(term, 5)
+    found = index.search(term, 5).rows
     assert has_term[found[0]]
 
 
@@ -84,7 +84,8 @@ def test_question_words_only_search_nothing(index: KeywordIndex) -> None:
     for query in ["哪些", "是什么？", "如何", ""]:
         assert index.query_terms(query) == []
         assert not index.scores(query).any()
-        found, scores = index.search(query, 10)
+        found_ = index.search(query, 10)
+        found, scores = found_.rows, found_.scores
         assert found.size == 0 and scores.size == 0
         assert index.max_score(query) == 0.0
 
@@ -104,9 +105,9 @@ def test_traditional_text_tokenises_like_simplified(rows: list[Row]) -> None:
 
 
 def test_simplified_query_finds_1954_report(index: KeywordIndex, rows: list[Row]) -> None:
-    found, _ = index.search("社会主义工业化", 10)
+    found = index.search("社会主义工业化", 10).rows
     assert rows[found[0]].source == "1954"
-    found, _ = index.search("宪法草案", 10)
+    found = index.search("宪法草案", 10).rows
     assert [rows[i].source for i in found[:2]] == ["1954", "1954"]
     plan = np.array(["第一個五年計劃" in r.text for r in rows])
     assert (index.scores("第一个五年计划")[plan] > 0).all()
@@ -128,7 +129,7 @@ def test_chinese_numeral_years_match_digits(index: KeywordIndex, rows: list[Row]
 
 def test_numbers_and_percentages_are_terms(index: KeywordIndex, rows: list[Row]) -> None:
     assert index.query_terms("增长13.2%") == ["增长", "13.2"]
-    found, _ = index.search("冰雪经济 13.2%", 10)
+    found = index.search("冰雪经济 13.2%", 10).rows
     assert any("冰雪经济总产出增长13.2%" in rows[i].text for i in found)
     # 13.2 must not match inside 113.25 or 13.25
     boundary = re.compile(r"(?<![0-9.])13\.2(?![0-9])")
@@ -141,7 +142,8 @@ def test_search_is_ranked_topk_of_scores(index: KeywordIndex) -> None:
     query = "科技创新 人才"
     scores = index.scores(query)
     assert scores.dtype == np.float32 and scores.shape == (len(index),)
-    found, top = index.search(query, 25)
+    found_ = index.search(query, 25)
+    found, top = found_.rows, found_.scores
     assert len(found) == 25
     assert np.array_equal(top, scores[found])
     assert (np.diff(top) <= 0).all() and (top > 0).all()
@@ -156,25 +158,27 @@ def test_ties_are_broken_by_row(index: KeywordIndex) -> None:
     largest = np.argmax(np.where(values < 0, sizes, 0))
     assert sizes[largest] >= 4
     k = int(starts[largest] + sizes[largest] // 2)  # cut through the middle of the tie
-    found, _ = index.search("改革", k)
+    found = index.search("改革", k).rows
     assert np.array_equal(found, order[:k])
 
 
 def test_search_returns_fewer_when_fewer_match(index: KeywordIndex) -> None:
     n_matching = int((index.scores("定股定息") > 0).sum())
-    found, scores = index.search("定股定息", n_matching + 50)
+    found_ = index.search("定股定息", n_matching + 50)
+    found, scores = found_.rows, found_.scores
     assert len(found) == n_matching and (scores > 0).all()
 
 
 def test_mask_filters_before_top_k(index: KeywordIndex, rows: list[Row]) -> None:
     query = "数字经济"
     zhejiang = np.array([r.source == "浙江省" for r in rows])
-    unfiltered, _ = index.search(query, 10)
+    unfiltered = index.search(query, 10).rows
     assert zhejiang[unfiltered].sum() < 10  # filtering the unfiltered top 10 would come up short
     scores = index.scores(query)
     expected = np.flatnonzero(zhejiang & (scores > 0))
     assert len(expected) >= 10
-    found, top = index.search(query, 10, mask=zhejiang)
+    found_ = index.search(query, 10, mask=zhejiang)
+    found, top = found_.rows, found_.scores
     assert len(found) == 10 and zhejiang[found].all()
     assert np.allclose(top, np.sort(scores[expected])[::-1][:10])
 
@@ -209,8 +213,9 @@ def test_save_load_round_trip(
         assert loaded.query_terms(query) == index.query_terms(query)
         assert np.array_equal(loaded.scores(query), index.scores(query))
         assert loaded.max_score(query) == index.max_score(query)
-        for got, want in zip(loaded.search(query, 20), index.search(query, 20), strict=True):
-            assert np.array_equal(got, want)
+        got, want = loaded.search(query, 20), index.search(query, 20)
+        assert np.array_equal(got.rows, want.rows)
+        assert np.array_equal(got.scores, want.scores)
 
 
 def test_load_refuses_other_tokenizer(index: KeywordIndex, tmp_path: Path) -> None:
@@ -283,6 +288,7 @@ def test_feedback_terms_add_their_weighted_scores(index: KeywordIndex) -> None:
         index.max_score(query) + 0.3 * index.max_score("农业税") + 0.2 * index.max_score("交税")
     )
     assert float(got.max()) <= bound
-    rows, scores = index.search(query, 20, feedback=feedback)
+    found_ = index.search(query, 20, feedback=feedback)
+    rows, scores = found_.rows, found_.scores
     assert np.array_equal(scores, np.sort(got)[::-1][:20].astype(scores.dtype))
     assert (index.scores("农业税")[rows] > 0).any(), "feedback words bring in their passages"

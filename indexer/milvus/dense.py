@@ -1,19 +1,16 @@
 """Dense backend on Milvus: window vectors in a collection, through ``pymilvus.MilvusClient``.
 
-The same code talks to Milvus Lite (``GOVSPEECH_MILVUS_URI`` a file path, the
-default ``<index dir>/milvus.db``) and to a Milvus server or cluster
-(``http://host:19530`` plus ``GOVSPEECH_MILVUS_TOKEN``). Each index version
-gets its own collection, named in the version's ``milvus.json``, so a
-re-index never touches what is being served; removing a version drops its
-collection.
+Each index version gets its own collection, named in the version's
+``milvus.json``, so a re-index never touches what is being served; removing a
+version drops its collection. A collection holds one entity per window: its
+position (primary key), its passage row and its float32 vector; a filter
+becomes a scalar expression over ``row`` applied inside the search.
 
-A collection holds one entity per window: its position (primary key), its
-passage row and its float32 vector; a filter becomes a scalar expression over
-``row`` applied inside the search. Nominees are rescored from a float32 copy
-of the vectors in the version directory (memory-mapped, as the FAISS
-backends do), so scores are exact best-window cosines whatever the index
-type, and rescoring never waits on the network. Milvus Lite allows one process per data
-file: a build beside a running service needs ``milvus-lite server`` or a
+Nominees are rescored exactly. A build's own folder has a float32 copy of the
+vectors, memory-mapped as the FAISS backends do, so rescoring never waits on
+the network; a replica that serves from Milvus alone (no copy) reads the
+windows' vectors back from the collection. Milvus Lite allows one process per
+data file: a build beside a running service needs ``milvus-lite server`` or a
 real server.
 """
 
@@ -22,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -40,6 +36,7 @@ from indexer.dense.base import (
     save_vectors,
     top_rows,
 )
+from indexer.milvus.client import MAX_LIMIT, client, loaded_call, query_rows, reaching, row_filter
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -53,43 +50,12 @@ INDEX_PARAMS: dict[str, dict[str, int]] = {
     "IVF_FLAT": {"nlist": 1024},
     "IVF_SQ8": {"nlist": 1024},
 }
-#: Milvus answers at most this many results per search.
-_MAX_LIMIT = 16_384
 _INSERT_CHUNK = 4_096
-#: pymilvus's code for "collection not loaded" (a server restarted since it was loaded).
-_NOT_LOADED = 101
+#: Index types whose search distances are exact inner products of the float vectors.
+EXACT_DISTANCES = frozenset({"FLAT", "HNSW", "IVF_FLAT"})
 #: Filters keeping up to this many passages are rescored exactly from their vectors when
 #: the index walk returns fewer than asked (an HNSW walk can miss inside a tight filter).
 _EXACT_PASSAGES = 20_000
-
-
-#: Seconds any one Milvus call may take: a service behind an unreachable Milvus answers
-#: 503 within this, it does not hang.
-TIMEOUT_S = 5.0
-
-
-def _client(connection: Connection) -> MilvusClient:
-    try:
-        from pymilvus import MilvusClient
-    except ImportError as e:  # an optional extra
-        raise UnknownBackend(
-            "the milvus backend needs pymilvus: pip install 'govspeech[milvus]'"
-        ) from e
-    if not connection.uri:
-        raise UnknownBackend("the milvus backend needs GOVSPEECH_MILVUS_URI (a file or a URL)")
-    with reaching(connection.uri):
-        return MilvusClient(uri=connection.uri, token=connection.token, timeout=TIMEOUT_S)
-
-
-@contextlib.contextmanager
-def reaching(uri: str) -> Iterator[None]:
-    """pymilvus's failures (connection refused, timeouts, server errors) as BackendUnavailable."""
-    from pymilvus.exceptions import MilvusException
-
-    try:
-        yield
-    except MilvusException as e:
-        raise BackendUnavailable(f"Milvus at {uri} did not answer: {e.message}") from e
 
 
 class MilvusBackend:
@@ -97,15 +63,15 @@ class MilvusBackend:
 
     def __init__(
         self,
-        client: MilvusClient,
+        milvus: MilvusClient,
         uri: str,
         collection: str,
         owner: np.ndarray,
         spec: BackendSpec,
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
     ) -> None:
         self.spec = spec
-        self._client = client
+        self._client = milvus
         self._uri = uri
         self._collection = collection
         self._windows = Windows(owner)
@@ -125,13 +91,13 @@ class MilvusBackend:
             )
         from pymilvus import DataType, MilvusClient
 
-        client = _client(connection)
+        milvus = client(connection)
         name = f"govspeech_{uuid.uuid4().hex[:16]}"
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("window", DataType.INT64, is_primary=True)
         schema.add_field("row", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
-        index = client.prepare_index_params()
+        index = milvus.prepare_index_params()
         index.add_index(
             field_name="vector",
             index_type=spec.index,
@@ -140,44 +106,41 @@ class MilvusBackend:
         )
         index.add_index(field_name="row", index_type="INVERTED")
         with reaching(connection.uri):
-            client.create_collection(name, schema=schema, index_params=index)
+            milvus.create_collection(name, schema=schema, index_params=index)
         try:
             with reaching(connection.uri):
-                cls._fill(client, name, vectors, owner)
+                cls._fill(milvus, name, vectors, owner)
         except Exception:
             with contextlib.suppress(Exception):  # never leave half a collection behind
-                client.drop_collection(name)
+                milvus.drop_collection(name)
             raise
-        return cls(client, connection.uri, name, np.asarray(owner, np.int64), spec, vectors)
+        return cls(milvus, connection.uri, name, np.asarray(owner, np.int64), spec, vectors)
 
     @staticmethod
-    def _fill(client: MilvusClient, name: str, vectors: np.ndarray, owner: np.ndarray) -> None:
+    def _fill(milvus: MilvusClient, name: str, vectors: np.ndarray, owner: np.ndarray) -> None:
         for start in range(0, len(vectors), _INSERT_CHUNK):
             chunk = np.asarray(vectors[start : start + _INSERT_CHUNK], np.float32)
-            client.insert(
+            milvus.insert(
                 name,
                 [
                     {"window": start + i, "row": int(owner[start + i]), "vector": v}
                     for i, v in enumerate(chunk)
                 ],
             )
-        client.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
-        client.load_collection(name)
+        milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
+        milvus.load_collection(name)
 
     @classmethod
     def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
         pointer = json.loads((directory / POINTER_FILE).read_text(encoding="utf-8"))
-        client = _client(connection)
+        milvus = client(connection)
         name = str(pointer["collection"])
         with reaching(connection.uri):
-            if not client.has_collection(name):
+            if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus at {connection.uri} has no collection {name}")
-            client.load_collection(name)
-        vectors = load_vectors(directory)
-        if vectors is None:
-            raise UnknownBackend(f"{directory} has no window vectors to rescore with")
+            milvus.load_collection(name)
         owner = np.load(directory / OWNER_FILE)
-        return cls(client, connection.uri, name, owner, spec, vectors)
+        return cls(milvus, connection.uri, name, owner, spec, load_vectors(directory))
 
     @classmethod
     def remove(cls, directory: Path, connection: Connection) -> None:
@@ -186,13 +149,14 @@ class MilvusBackend:
         if pointer.is_file():
             name = str(json.loads(pointer.read_text(encoding="utf-8"))["collection"])
             with reaching(connection.uri):
-                _client(connection).drop_collection(name)
+                client(connection).drop_collection(name)
 
     def save(self, directory: Path) -> None:
         text = json.dumps({"collection": self._collection})
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
         np.save(directory / OWNER_FILE, self._windows.owner)
-        save_vectors(directory, self._vectors)
+        if self._vectors is not None:
+            save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
         return self._windows.passages
@@ -207,7 +171,7 @@ class MilvusBackend:
         allowed = None if mask is None else np.flatnonzero(mask)
         q = np.asarray(query, np.float32).ravel()
         expression = "" if allowed is None else row_filter(allowed)
-        fetch = min(_MAX_LIMIT, int(k * windows.per_passage * 1.25) + 8)
+        fetch = min(MAX_LIMIT, int(k * windows.per_passage * 1.25) + 8)
         while True:  # widen until enough distinct passages, or Milvus has no more
             params = dict(self.spec.search)
             if "ef" in params:  # a server refuses an HNSW beam narrower than the answer
@@ -221,48 +185,73 @@ class MilvusBackend:
             )[0]
             ids = np.array([h["window"] for h in hits], np.int64)
             rows = np.unique(windows.owner[ids])
-            if len(rows) >= want or len(ids) < fetch or fetch == _MAX_LIMIT:
+            if len(rows) >= want or len(ids) < fetch or fetch == MAX_LIMIT:
                 break
-            fetch = min(_MAX_LIMIT, fetch * 2)
+            fetch = min(MAX_LIMIT, fetch * 2)
         if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
             rows = allowed  # the walk missed some inside a tight filter: score them all
         return top_rows(rows, self.similarity(q, rows)[:, 0], want)
 
     def _search(self, **request: Any) -> Any:
-        """One search; a collection a restarted server no longer holds in memory is loaded
-        again first (without this, searches failed until the service restarted too)."""
-        from pymilvus.exceptions import MilvusException
-
-        with reaching(self._uri):
-            try:
-                return self._client.search(self._collection, **request)
-            except MilvusException as e:
-                if e.code != _NOT_LOADED:
-                    raise
-                self._client.load_collection(self._collection)
-                return self._client.search(self._collection, **request)
+        return loaded_call(
+            self._client,
+            self._uri,
+            self._collection,
+            lambda: self._client.search(self._collection, **request),
+        )
 
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """From the local float32 copy: fetching vectors back from Milvus Lite costs ~0.16 ms
-        each (hybrid rescores ~700 windows a query), reading the memory map microseconds."""
-        return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
+        """From the local float32 copy when there is one: fetching vectors back from Milvus
+        Lite costs ~0.2 ms each (hybrid rescores ~500 windows a query), reading the memory
+        map microseconds. Without one, Milvus scores the rows' windows itself."""
+        if self._vectors is not None:
+            return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, len(queries)), np.float32)
+        ids, offsets = self._windows.of(rows)
+        cosines = np.stack([self._cosines(q, rows, ids) for q in queries], axis=1)
+        return self._windows.best(cosines, offsets)
 
+    def _cosines(self, query: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Cosine of ``query`` with windows ``ids`` (those of passages ``rows``).
 
-def row_filter(rows: np.ndarray) -> str:
-    """A Milvus expression keeping passage ``rows`` (sorted): runs as ranges, the rest listed.
+        A search restricted to the rows returns every window's exact distance
+        when the index keeps float vectors (Milvus scans so small a filter
+        exhaustively): the request carries the query, not the vectors. What it
+        does not return, and every window of a compressed index, is scored from
+        vectors read back.
+        """
+        got: dict[int, float] = {}
+        if self.spec.index in EXACT_DISTANCES:
+            ordered = np.unique(rows)
+            per_passage = len(ids) / max(len(ordered), 1)
+            step = max(1, int(MAX_LIMIT / per_passage) - 1)
+            for start in range(0, len(ordered), step):
+                chunk = ordered[start : start + step]
+                limit = min(MAX_LIMIT, int(self._windows.counts[chunk].sum()))
+                params = dict(self.spec.search)
+                if "ef" in params:
+                    params["ef"] = max(params["ef"], limit)
+                hits = self._search(
+                    data=[query.tolist()],
+                    anns_field="vector",
+                    limit=limit,
+                    filter=row_filter(chunk),
+                    search_params={"metric_type": "IP", "params": params},
+                )[0]
+                got.update((int(h["window"]), float(h["distance"])) for h in hits)
+        out = np.array([got.get(int(i), np.nan) for i in ids], dtype=np.float32)
+        missing = np.flatnonzero(np.isnan(out))
+        if missing.size:
+            out[missing] = self._remote_vectors(ids[missing]) @ query
+        return out
 
-    A document's passages are consecutive rows, so filters by document
-    fields (year, region, type) are a few runs, not thousands of ids.
-    """
-    breaks = np.flatnonzero(np.diff(rows) != 1) + 1
-    starts = np.r_[0, breaks]
-    ends = np.r_[breaks, len(rows)]
-    ranges, single = [], []
-    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-        if e - s >= 3:
-            ranges.append(f"(row >= {rows[s]} and row <= {rows[e - 1]})")
-        else:
-            single += rows[s:e].tolist()
-    if single:
-        ranges.append(f"row in {single}")
-    return " or ".join(ranges)
+    def _remote_vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Vectors of window ``ids`` from the collection, in the order of ``ids``."""
+        found = query_rows(
+            self._client, self._uri, self._collection, ids, ["window", "vector"], key="window"
+        )
+        by_id = {int(e["window"]): e["vector"] for e in found}
+        return np.array([by_id[int(i)] for i in ids], dtype=np.float32).reshape(len(ids), -1)

@@ -1,0 +1,88 @@
+"""Where the served index version lives: the index folder, or a Milvus alias.
+
+A build always writes its version into the index folder (the embedding cache,
+incremental re-indexing and rollback work from there). The catalog is what a
+service reads to find and open the served version, and what a build tells
+about a new one:
+
+- ``local`` (default): ``CURRENT`` in the index folder names it, and a
+  searcher reads the version's files;
+- ``milvus``: the build copies the version into Milvus collections, then
+  moves one alias to them; services on any machine follow the alias and read
+  from Milvus alone (:mod:`indexer.milvus.catalog`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from indexer.versions import IndexDir, IndexNotFound
+
+if TYPE_CHECKING:
+    from indexer.embed import Embedder
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+
+class Catalog(Protocol):
+    """Finds the served version for services; records a build's new one."""
+
+    def current_name(self) -> str | None:
+        """The served version's name (cheap: called on every request)."""
+        ...
+
+    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+        """A searcher over version ``name``; IndexNotFound when there is none."""
+        ...
+
+    def prepare(self, version: Path) -> None:
+        """Copy a built, not yet published version to where services read it."""
+        ...
+
+    def publish(self, version: Path) -> None:
+        """Make a prepared version (already ``CURRENT`` in the folder) the served one."""
+        ...
+
+    def release(self, version: Path) -> None:
+        """Drop what a version being deleted keeps outside its folder."""
+        ...
+
+
+class LocalCatalog:
+    """The index folder itself: nothing to copy, ``CURRENT`` is the pointer."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._dir = IndexDir(settings.index_dir)
+
+    def current_name(self) -> str | None:
+        return self._dir.current_name()
+
+    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+        from indexer.search import Searcher
+
+        path = self._dir.versions_dir / name
+        if not path.is_dir():
+            self._dir.current_path()  # raises IndexNotFound with the advice
+            raise IndexNotFound(f"version {name} is gone from {self._dir.root}")
+        return Searcher(path, embedder, self._settings)
+
+    def prepare(self, version: Path) -> None:
+        """A local version is served from where it was built."""
+
+    def publish(self, version: Path) -> None:
+        """``CURRENT`` already names it."""
+
+    def release(self, version: Path) -> None:
+        """Everything of a local version is inside its folder."""
+
+
+def catalog(settings: Settings) -> Catalog:
+    """The catalog ``GOVSPEECH_BACKEND`` names (Milvus is imported only when chosen)."""
+    if settings.backend == "milvus":
+        from indexer.milvus.catalog import MilvusCatalog
+
+        return MilvusCatalog(settings)
+    return LocalCatalog(settings)

@@ -1,0 +1,274 @@
+"""Serving from Milvus: each version in collections, one alias naming the served one.
+
+A build prepares a version by writing two collections beside its windows
+collection: ``<alias>_<version>_<id>_passages`` (every passage with what a hit
+shows and its BM25 postings, :mod:`indexer.milvus.passages`) and
+``..._meta`` (the version's small files: manifest, documents, vocabulary,
+duplicate clusters, window owners). Only after both read back whole does the
+build publish the version locally and move the alias; so a build killed
+halfway leaves the alias on the last complete version, and its collections
+are dropped with its partial folder by the next run.
+
+A service follows the alias. To open a version it copies the meta files into
+a local cache (a few MB; nothing there is state: any replica can start
+anywhere with the address alone) and reads passages, postings and vectors
+from the collections.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from indexer.dense import connection
+from indexer.dense.base import OWNER_FILE, BackendUnavailable
+from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
+from indexer.milvus.client import MAX_LIMIT, client, reaching
+from indexer.milvus.dense import POINTER_FILE
+from indexer.milvus.passages import MilvusKeyword, MilvusStore, write_passages
+from indexer.store import Store
+from indexer.versions import IndexNotFound
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+    from indexer.embed import Embedder
+    from indexer.search import Searcher
+    from indexer.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: In a version folder: the names of its passages and meta collections.
+PUBLISHED_FILE = "milvus_catalog.json"
+#: The version's files a replica needs besides the collections (keyword postings,
+#: the store and the vectors are in them).
+META_FILES = (
+    "manifest.json",
+    POINTER_FILE,
+    OWNER_FILE,
+    "dedup_clusters.npy",
+    "keyword/keyword.json",
+    "keyword/params.index.json",
+    "keyword/vocab.index.json",
+    "keyword/term_max.npy",
+)
+#: Generated for the meta collection: the store's documents and the terms' document counts.
+DOCUMENTS_FILE = "documents.json"
+DF_FILE = "keyword/df.npy"
+_CHUNK_CHARS = 60_000  # a VARCHAR holds 65,535 bytes; base64 is ASCII
+_COMPLETE = ".complete"
+#: How long a service trusts the alias it read: re-reading it on every request would add
+#: a Milvus round trip to each; a swap is seen within this.
+ALIAS_TTL_S = 1.0
+
+
+class MilvusCatalog:
+    """Versions in Milvus collections; the alias ``GOVSPEECH_MILVUS_COLLECTION`` serves one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._connection = connection(settings)
+        self._alias = settings.milvus_collection
+        self._cache = settings.index_dir.expanduser() / "replica"
+        self._milvus: MilvusClient | None = None
+        self._seen: tuple[float, str | None] | None = None
+
+    @property
+    def milvus(self) -> MilvusClient:
+        if self._milvus is None:
+            self._milvus = client(self._connection)
+        return self._milvus
+
+    # ------------------------------------------------------------- services
+    def current_name(self) -> str | None:
+        """The version the alias names, re-read at most every :data:`ALIAS_TTL_S`.
+
+        While Milvus does not answer, the last name read stands: the loaded
+        version keeps serving (its searches say Milvus is down).
+        """
+        now = time.monotonic()
+        if self._seen is not None and now - self._seen[0] < ALIAS_TTL_S:
+            return self._seen[1]
+        try:
+            target = self._target()
+        except BackendUnavailable:
+            return None if self._seen is None else self._seen[1]
+        name = None if target is None else self._version_of(target)
+        self._seen = (now, name)
+        return name
+
+    def _target(self) -> str | None:
+        """The passages collection the alias names, or None when there is no alias yet."""
+        with reaching(self._connection.uri):
+            if self._alias not in self.milvus.list_aliases().get("aliases", []):
+                return None
+            return str(self.milvus.describe_alias(self._alias)["collection_name"])
+
+    def _version_of(self, passages: str) -> str:
+        """``<alias>_v00003_20261201T120000Z_<id>_passages`` -> ``v00003-20261201T120000Z``."""
+        stem = passages[len(self._alias) + 1 :].rsplit("_", 2)[0]
+        return stem.replace("_", "-")
+
+    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+        """A searcher over what the alias names (``name`` is what it named when last read)."""
+        from indexer.search import Searcher, VersionParts
+
+        target = self._target()
+        if target is None:
+            raise IndexNotFound(
+                f"no index is published to Milvus under {self._alias!r}: build one with "
+                "GOVSPEECH_BACKEND=milvus govspeech index PATH..."
+            )
+        folder = self._download(target, _meta_name(target))
+        with reaching(self._connection.uri):  # a server (or Lite file) opened afresh holds none
+            self.milvus.load_collection(target)
+        uri = self._connection.uri
+        documents = json.loads((folder / DOCUMENTS_FILE).read_text(encoding="utf-8"))
+        parts = VersionParts(
+            MilvusStore(self.milvus, uri, target, documents),
+            MilvusKeyword(_term_stats(folder / "keyword"), self.milvus, uri, target),
+        )
+        return Searcher(folder, embedder, self._settings, parts)
+
+    def _download(self, passages: str, meta: str) -> Path:
+        """The meta files of a version in the local cache, fetched once."""
+        folder = self._cache / passages
+        if (folder / _COMPLETE).is_file():
+            return folder
+        with reaching(self._connection.uri):
+            if not self.milvus.has_collection(meta):
+                raise BackendUnavailable(f"Milvus has no collection {meta}")
+            self.milvus.load_collection(meta)
+            rows = self.milvus.query(
+                meta, filter='key != ""', output_fields=["key", "body"], limit=MAX_LIMIT
+            )
+        chunks: dict[str, list[tuple[int, str]]] = {}
+        for r in rows:
+            rel, _, part = str(r["key"]).rpartition("#")
+            chunks.setdefault(rel, []).append((int(part), str(r["body"])))
+        partial = folder.with_name(f".{passages}-{uuid.uuid4().hex[:8]}")
+        for rel, parts in chunks.items():
+            path = partial / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(base64.b64decode("".join(b for _, b in sorted(parts))))
+        (partial / _COMPLETE).touch()
+        shutil.rmtree(folder, ignore_errors=True)
+        partial.rename(folder)
+        return folder
+
+    # --------------------------------------------------------------- builds
+    def prepare(self, version: Path) -> None:
+        """Write the version's passages and meta collections; both or neither remain."""
+        stem = f"{self._alias}_{version.name.removeprefix('.partial-').replace('-', '_')}"
+        passages = f"{stem}_{uuid.uuid4().hex[:8]}_passages"
+        meta = _meta_name(passages)
+        uri = self._connection.uri
+        store = Store(version / "store.sqlite")
+        try:
+            keyword = KeywordIndex.load(version / "keyword", mmap=True)
+            written = write_passages(self.milvus, uri, passages, store, keyword)
+            _write_meta(self.milvus, uri, meta, _meta_files(version, store, keyword))
+            with reaching(uri):
+                counted = self.milvus.query(passages, filter="", output_fields=["count(*)"])
+            if int(counted[0]["count(*)"]) != written or written != len(keyword):
+                raise BackendUnavailable(
+                    f"Milvus holds {counted[0]['count(*)']} of {len(keyword)} passages"
+                )
+        except Exception:
+            with contextlib.suppress(Exception):
+                self._drop([passages, meta])
+            raise
+        finally:
+            store.close()
+        text = json.dumps({"passages": passages, "meta": meta})
+        (version / PUBLISHED_FILE).write_text(text, encoding="utf-8")
+
+    def publish(self, version: Path) -> None:
+        """Move the alias to ``version`` (preparing it first if it never was)."""
+        if not (version / PUBLISHED_FILE).is_file():
+            self.prepare(version)
+        passages = _published(version)["passages"]
+        with reaching(self._connection.uri):
+            if self._target() is None:
+                self.milvus.create_alias(passages, self._alias)
+            elif self._target() != passages:
+                self.milvus.alter_alias(passages, self._alias)
+        self._seen = None
+        log.info("Milvus alias %s now names version %s", self._alias, version.name)
+
+    def release(self, version: Path) -> None:
+        """Drop a deleted version's collections, never the ones the alias names."""
+        if not (version / PUBLISHED_FILE).is_file():
+            return
+        names = _published(version)
+        if self._target() == names["passages"]:
+            log.warning("kept %s: the Milvus alias still names it", version.name)
+            return
+        self._drop(list(names.values()))
+
+    def _drop(self, names: list[str]) -> None:
+        with reaching(self._connection.uri):
+            for name in names:
+                self.milvus.drop_collection(name)
+
+
+def _meta_name(passages: str) -> str:
+    return passages.removesuffix("_passages") + "_meta"
+
+
+def _published(version: Path) -> dict[str, str]:
+    return dict(json.loads((version / PUBLISHED_FILE).read_text(encoding="utf-8")))
+
+
+def _meta_files(version: Path, store: Store, keyword: KeywordIndex) -> dict[str, bytes]:
+    files = {rel: (version / rel).read_bytes() for rel in META_FILES}
+    files[DOCUMENTS_FILE] = json.dumps(list(store.documents()), ensure_ascii=False).encode()
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(keyword.df))
+    files[DF_FILE] = buf.getvalue()
+    return files
+
+
+def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, bytes]) -> None:
+    """One collection of base64 chunks; Milvus wants a vector field, ``v`` is a placeholder."""
+    from pymilvus import DataType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
+    schema.add_field("body", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
+    index = milvus.prepare_index_params()
+    index.add_index(field_name="v", index_type="FLAT", metric_type="IP")
+    rows: list[dict[str, Any]] = []
+    for rel, data in files.items():
+        text = base64.b64encode(data).decode("ascii")
+        for i, start in enumerate(range(0, max(len(text), 1), _CHUNK_CHARS)):
+            body = text[start : start + _CHUNK_CHARS]
+            rows.append({"key": f"{rel}#{i:06d}", "body": body, "v": [0.0, 0.0]})
+    with reaching(uri):
+        milvus.create_collection(name, schema=schema, index_params=index)
+        for start in range(0, len(rows), 64):
+            milvus.insert(name, rows[start : start + 64])
+        milvus.flush(name)
+
+
+def _term_stats(directory: Path) -> TermStats:
+    check_tokenizer(directory)
+    params = json.loads((directory / "params.index.json").read_text())
+    return TermStats(
+        json.loads((directory / "vocab.index.json").read_text(encoding="utf-8")),
+        np.load(directory / "df.npy"),
+        np.load(directory / "term_max.npy"),
+        int(params["num_docs"]),
+    )

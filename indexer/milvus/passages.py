@@ -1,0 +1,246 @@
+"""A version's passages in one Milvus collection: what a hit shows, and its BM25 postings.
+
+Each entity is a passage row: its id, document, ordinal, section and text,
+and a sparse vector of govspeech's own BM25 score for each of its terms (the
+row of the local index's score matrix). A keyword query is then the sparse
+vector of its term weights (feedback words included), and Milvus's inner
+product is exactly the local BM25 sum: the same tokenisation, folding and
+scores, filters applied inside the search. Milvus's own BM25 function would
+segment and weigh text its way (per-segment statistics, its jieba) and need
+the text indexed twice; this keeps keyword answers equal to the local
+backend's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from indexer.keyword import Feedback, KeywordHits, TermStats
+from indexer.milvus.client import MAX_LIMIT, loaded_call, query_rows, reaching, row_filter
+from indexer.store import StoredPassage
+
+if TYPE_CHECKING:
+    from pymilvus import MilvusClient
+
+    from indexer.keyword import KeywordIndex
+    from indexer.store import Store
+
+_FIELDS = ["row", "passage_id", "doc_id", "ordinal", "section", "text"]
+_INSERT_CHUNK = 2_048
+#: Milvus refuses an empty sparse vector; a passage without terms (only digits
+#: and punctuation dropped by the tokeniser, say) gets this one, which no query has.
+_NO_TERM = 2**31 - 2
+
+
+def write_passages(
+    milvus: MilvusClient, uri: str, name: str, store: Store, keyword: KeywordIndex
+) -> int:
+    """Create collection ``name`` with every passage of ``store`` and its BM25 postings.
+
+    Returns the number of passages written; a failure drops what was written.
+    """
+    from pymilvus import DataType, MilvusClient
+
+    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("row", DataType.INT64, is_primary=True)
+    schema.add_field("passage_id", DataType.VARCHAR, max_length=512)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=4096)
+    schema.add_field("ordinal", DataType.INT64)
+    schema.add_field("section", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("text", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
+    index = milvus.prepare_index_params()
+    index.add_index(field_name="terms", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    index.add_index(field_name="passage_id", index_type="INVERTED")
+    with reaching(uri):
+        milvus.create_collection(name, schema=schema, index_params=index)
+    try:
+        with reaching(uri):
+            written = _fill(milvus, name, store, keyword)
+            milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
+            milvus.load_collection(name)
+    except Exception:
+        with contextlib.suppress(Exception):  # never leave half a collection behind
+            milvus.drop_collection(name)
+        raise
+    return written
+
+
+def _fill(milvus: MilvusClient, name: str, store: Store, keyword: KeywordIndex) -> int:
+    batch: list[dict[str, Any]] = []
+    written = 0
+    texts = store.passage_texts()
+    for (terms, scores), (row, _) in zip(keyword.postings(), texts, strict=True):
+        batch.append({"row": row, "terms": _sparse(terms, scores)})
+        if len(batch) == _INSERT_CHUNK:
+            written += _insert(milvus, name, store, batch)
+            batch = []
+    if batch:
+        written += _insert(milvus, name, store, batch)
+    return written
+
+
+def _insert(milvus: MilvusClient, name: str, store: Store, batch: list[dict[str, Any]]) -> int:
+    found = store.passages_by_rows([e["row"] for e in batch])
+    for e in batch:
+        p = found[e["row"]]
+        e.update(
+            passage_id=p.passage_id, doc_id=p.doc_id, ordinal=p.ordinal, section=p.section,
+            text=p.text,
+        )  # fmt: skip
+    milvus.insert(name, batch)
+    return len(batch)
+
+
+def _sparse(terms: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    keep = scores > 0
+    out = dict(zip(terms[keep].tolist(), scores[keep].tolist(), strict=True))
+    return out or {_NO_TERM: 1.0}
+
+
+class MilvusStore:
+    """:class:`indexer.store.PassageStore` over a passages collection.
+
+    Documents are few and small (title, date, speaker...), so they come with the
+    version's files and are held in memory; passages are fetched by row. A
+    document's passages are consecutive rows, ordinals 0, 1, ..., so its
+    neighbours and its whole text are row ranges, read by primary key.
+    """
+
+    def __init__(
+        self, milvus: MilvusClient, uri: str, collection: str, documents: list[dict[str, object]]
+    ) -> None:
+        self._milvus = milvus
+        self._uri = uri
+        self._collection = collection
+        self._docs = documents
+        self._by_id = {str(d["doc_id"]): d for d in documents}
+        counts = np.array([int(str(d["n_passages"])) for d in documents], dtype=np.int64)
+        self._first = dict(zip(self._by_id, np.r_[0, np.cumsum(counts)[:-1]].tolist(), strict=True))
+        self._rows = int(counts.sum())
+
+    def _query(self, rows: Sequence[int] | np.ndarray) -> list[StoredPassage]:
+        found = query_rows(self._milvus, self._uri, self._collection, rows, _FIELDS)
+        return sorted((StoredPassage(**{f: e[f] for f in _FIELDS}) for e in found), key=_row)
+
+    def passages_by_rows(self, rows: Sequence[int]) -> dict[int, StoredPassage]:
+        return {p.row: p for p in self._query(rows)} if len(rows) else {}
+
+    def passage_row(self, passage_id: str) -> int | None:
+        found = loaded_call(
+            self._milvus,
+            self._uri,
+            self._collection,
+            lambda: self._milvus.query(
+                self._collection,
+                filter=f"passage_id == {json.dumps(passage_id, ensure_ascii=False)}",
+                output_fields=["row"],
+                limit=1,
+            ),
+        )
+        return int(found[0]["row"]) if found else None
+
+    def neighbours(self, doc_id: str, ordinal: int, before: int, after: int) -> list[StoredPassage]:
+        doc = self._by_id.get(doc_id)
+        if doc is None:
+            return []
+        first, n = self._first[doc_id], int(str(doc["n_passages"]))
+        lo, hi = max(0, ordinal - before), min(n - 1, ordinal + after)
+        return self._query(np.arange(first + lo, first + hi + 1)) if lo <= hi else []
+
+    def document_passages(self, doc_id: str) -> list[StoredPassage]:
+        doc = self._by_id.get(doc_id)
+        if doc is None:
+            return []
+        first = self._first[doc_id]
+        return self._query(np.arange(first, first + int(str(doc["n_passages"]))))
+
+    def document(self, doc_id: str) -> dict[str, object] | None:
+        return self._by_id.get(doc_id)
+
+    def documents(self) -> Iterator[dict[str, object]]:
+        yield from self._docs
+
+    def passage_doc_ids(self) -> list[str]:
+        return [str(d["doc_id"]) for d in self._docs for _ in range(int(str(d["n_passages"])))]
+
+    def passage_texts(self) -> Iterator[tuple[int, str]]:
+        for start in range(0, self._rows, MAX_LIMIT):
+            rows = np.arange(start, min(start + MAX_LIMIT, self._rows))
+            found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "text"])
+            yield from sorted((int(e["row"]), str(e["text"])) for e in found)
+
+    def close(self) -> None:
+        """Nothing to close: the client is shared with the version's other parts."""
+
+
+def _row(p: StoredPassage) -> int:
+    return p.row
+
+
+class MilvusKeyword(TermStats):
+    """:class:`indexer.keyword.KeywordSearch` over the passages collection's BM25 postings.
+
+    The vocabulary, document frequencies and per-term maxima come with the
+    version's files, so query terms, score bounds and feedback words are the
+    local index's; only the postings are read from Milvus.
+    """
+
+    def __init__(self, stats: TermStats, milvus: MilvusClient, uri: str, collection: str) -> None:
+        super().__init__(stats.vocab, stats.df, stats.term_max, len(stats))
+        self._milvus = milvus
+        self._uri = uri
+        self._collection = collection
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        mask: np.ndarray | None = None,
+        feedback: Feedback | None = None,
+    ) -> KeywordHits:
+        """Top ``k`` rows by BM25 inside ``mask``, best first, ties by row (as locally)."""
+        weights: dict[int, float] = {}
+        for tid, w in self.weights(query, feedback):  # a repeated word counts twice, as locally
+            weights[tid] = weights.get(tid, 0.0) + w
+        rows, scores = np.empty(0, np.int64), np.empty(0, np.float32)
+        allowed = None if mask is None else np.flatnonzero(mask)
+        if k > 0 and weights and (allowed is None or allowed.size):
+            # a few more than asked, so ties at the cut are broken by row, not by Milvus
+            limit = min(MAX_LIMIT, k + 16)
+            hits = loaded_call(
+                self._milvus,
+                self._uri,
+                self._collection,
+                lambda: self._milvus.search(
+                    self._collection,
+                    data=[weights],
+                    anns_field="terms",
+                    limit=limit,
+                    filter="" if allowed is None else row_filter(allowed),
+                    search_params={"metric_type": "IP"},
+                    output_fields=["row"],
+                ),
+            )[0]
+            rows = np.array([h["row"] for h in hits], dtype=np.int64)
+            scores = np.array([h["distance"] for h in hits], dtype=np.float32)
+            order = np.lexsort((rows, -scores))[:k]
+            rows, scores = rows[order], scores[order]
+        return KeywordHits(rows, scores, lambda of: self._scores_of(weights, of))
+
+    def _scores_of(self, weights: dict[int, float], rows: np.ndarray) -> np.ndarray:
+        """BM25 of ``rows`` from their stored postings (the query's terms only)."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        if not weights or not len(rows):
+            return out
+        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "terms"])
+        postings = {int(e["row"]): e["terms"] for e in found}
+        for i, row in enumerate(np.asarray(rows).tolist()):
+            terms = postings.get(row, {})
+            out[i] = sum(w * terms.get(t, 0.0) for t, w in weights.items())
+        return out
