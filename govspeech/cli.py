@@ -741,7 +741,9 @@ def _on_milvus_lite(settings: Settings) -> bool:
 
     manifest = IndexDir(settings.index_dir).current_manifest()
     uri = connection(settings).uri
-    on_milvus = manifest is not None and manifest.dense.get("backend") == "milvus"
+    on_milvus = settings.backend == "milvus" or (
+        manifest is not None and manifest.dense.get("backend") == "milvus"
+    )
     return on_milvus and "://" not in uri
 
 

@@ -31,7 +31,9 @@ from indexer.errors import UserError
 from indexer.manifest import Manifest, ManifestError
 
 #: What every complete version holds besides its manifest (checked before a rollback serves it).
-VERSION_PARTS = ("store.sqlite", "dense.faiss", "dense_owner.npy", "keyword")
+VERSION_PARTS = ("store.sqlite", "dense_owner.npy", "keyword")
+#: ... and the file its dense backend opens: the FAISS index, or the Milvus collection's name.
+DENSE_PARTS = {"faiss": "dense.faiss", "milvus": "milvus.json"}
 
 
 class IndexNotFound(RuntimeError):
@@ -150,10 +152,11 @@ class IndexDir:
         """What makes version ``name`` unservable (a missing or unreadable part), or None."""
         directory = self.versions_dir / name
         try:
-            Manifest.load(directory)
+            manifest = Manifest.load(directory)
         except ManifestError as e:
             return str(e)
-        missing = [part for part in VERSION_PARTS if not (directory / part).exists()]
+        dense = DENSE_PARTS.get(str(manifest.dense.get("backend", "faiss")), "dense.faiss")
+        missing = [part for part in (*VERSION_PARTS, dense) if not (directory / part).exists()]
         return f"missing {', '.join(missing)}" if missing else None
 
     def prune(self, keep_old: int, release: Callable[[Path], None] = _keep) -> list[str]:

@@ -34,6 +34,7 @@ import numpy as np
 from indexer.dense import connection
 from indexer.dense.base import OWNER_FILE, BackendUnavailable
 from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
+from indexer.manifest import Manifest
 from indexer.milvus.client import MAX_LIMIT, client, reaching
 from indexer.milvus.dense import POINTER_FILE
 from indexer.milvus.passages import MilvusKeyword, MilvusStore, write_passages
@@ -68,6 +69,7 @@ DOCUMENTS_FILE = "documents.json"
 DF_FILE = "keyword/df.npy"
 _CHUNK_CHARS = 60_000  # a VARCHAR holds 65,535 bytes; base64 is ASCII
 _COMPLETE = ".complete"
+_DONE = "#done"
 #: How long a service trusts the alias it read: re-reading it on every request would add
 #: a Milvus round trip to each; a swap is seen within this.
 ALIAS_TTL_S = 1.0
@@ -151,7 +153,7 @@ class MilvusCatalog:
                 raise BackendUnavailable(f"Milvus has no collection {meta}")
             self.milvus.load_collection(meta)
             rows = self.milvus.query(
-                meta, filter='key != ""', output_fields=["key", "body"], limit=MAX_LIMIT
+                meta, filter=f'key != "{_DONE}"', output_fields=["key", "body"], limit=MAX_LIMIT
             )
         chunks: dict[str, list[tuple[int, str]]] = {}
         for r in rows:
@@ -163,8 +165,12 @@ class MilvusCatalog:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(base64.b64decode("".join(b for _, b in sorted(parts))))
         (partial / _COMPLETE).touch()
-        shutil.rmtree(folder, ignore_errors=True)
-        partial.rename(folder)
+        try:
+            partial.rename(folder)
+        except OSError:  # another worker process fetched it first
+            shutil.rmtree(partial, ignore_errors=True)
+            if not (folder / _COMPLETE).is_file():
+                raise
         return folder
 
     # --------------------------------------------------------------- builds
@@ -172,37 +178,58 @@ class MilvusCatalog:
         """Write the version's passages and meta collections; both or neither remain."""
         stem = f"{self._alias}_{version.name.removeprefix('.partial-').replace('-', '_')}"
         passages = f"{stem}_{uuid.uuid4().hex[:8]}_passages"
-        meta = _meta_name(passages)
+        names = {"passages": passages, "meta": _meta_name(passages)}
         uri = self._connection.uri
+        # named before they exist: a build killed while writing them leaves the names in its
+        # partial folder, and the next run drops them with it
+        record = version / PUBLISHED_FILE
+        record.write_text(json.dumps(names), encoding="utf-8")
         store = Store(version / "store.sqlite")
         try:
             keyword = KeywordIndex.load(version / "keyword", mmap=True)
-            written = write_passages(self.milvus, uri, passages, store, keyword)
-            _write_meta(self.milvus, uri, meta, _meta_files(version, store, keyword))
-            with reaching(uri):
-                counted = self.milvus.query(passages, filter="", output_fields=["count(*)"])
-            if int(counted[0]["count(*)"]) != written or written != len(keyword):
-                raise BackendUnavailable(
-                    f"Milvus holds {counted[0]['count(*)']} of {len(keyword)} passages"
-                )
+            log.info(
+                "copying %s passages, their postings and the version's files to Milvus",
+                f"{len(keyword):,}",
+            )
+            write_passages(self.milvus, uri, passages, store, keyword)
+            _write_meta(self.milvus, uri, names["meta"], _meta_files(version, store, keyword))
+            if not self._whole(names, len(keyword)):
+                raise BackendUnavailable(f"Milvus did not keep all {len(keyword)} passages")
         except Exception:
             with contextlib.suppress(Exception):
-                self._drop([passages, meta])
+                self._drop(list(names.values()))
+                record.unlink()
             raise
         finally:
             store.close()
-        text = json.dumps({"passages": passages, "meta": meta})
-        (version / PUBLISHED_FILE).write_text(text, encoding="utf-8")
+
+    def _whole(self, names: dict[str, str], passages: int) -> bool:
+        """Both collections exist, with every passage and the meta's last chunk."""
+        with reaching(self._connection.uri):
+            if not all(self.milvus.has_collection(n) for n in names.values()):
+                return False
+            for name in names.values():
+                self.milvus.load_collection(name)
+            counted = self.milvus.query(names["passages"], filter="", output_fields=["count(*)"])
+            done = self.milvus.query(names["meta"], filter=f'key == "{_DONE}"', limit=1)
+        return int(counted[0]["count(*)"]) == passages and bool(done)
 
     def publish(self, version: Path) -> None:
-        """Move the alias to ``version`` (preparing it first if it never was)."""
-        if not (version / PUBLISHED_FILE).is_file():
+        """Move the alias to ``version``, preparing it first if it never was, or not whole
+        (a version built locally before, or one whose copy was cut short)."""
+        record = version / PUBLISHED_FILE
+        if not record.is_file() or not self._whole(
+            _published(version), Manifest.load(version).passages
+        ):
+            if record.is_file():
+                self._drop(list(_published(version).values()))
             self.prepare(version)
         passages = _published(version)["passages"]
         with reaching(self._connection.uri):
-            if self._target() is None:
+            target = self._target()
+            if target is None:
                 self.milvus.create_alias(passages, self._alias)
-            elif self._target() != passages:
+            elif target != passages:
                 self.milvus.alter_alias(passages, self._alias)
         self._seen = None
         log.info("Milvus alias %s now names version %s", self._alias, version.name)
@@ -220,7 +247,8 @@ class MilvusCatalog:
     def _drop(self, names: list[str]) -> None:
         with reaching(self._connection.uri):
             for name in names:
-                self.milvus.drop_collection(name)
+                if self.milvus.has_collection(name):
+                    self.milvus.drop_collection(name)
 
 
 def _meta_name(passages: str) -> str:
@@ -256,6 +284,7 @@ def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, byte
         for i, start in enumerate(range(0, max(len(text), 1), _CHUNK_CHARS)):
             body = text[start : start + _CHUNK_CHARS]
             rows.append({"key": f"{rel}#{i:06d}", "body": body, "v": [0.0, 0.0]})
+    rows.append({"key": _DONE, "body": "", "v": [0.0, 0.0]})  # written last: the copy is whole
     with reaching(uri):
         milvus.create_collection(name, schema=schema, index_params=index)
         for start in range(0, len(rows), 64):

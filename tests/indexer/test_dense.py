@@ -9,15 +9,9 @@ round trip, and score a passage by its best window.
 from __future__ import annotations
 
 import importlib.util
-import json
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import faiss
-import httpx
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -40,7 +34,7 @@ from indexer.schemas import Filters, SearchRequest
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.versions import IndexDir
-from tests.conftest import LiveServer, seeded_index
+from tests.conftest import seeded_index
 
 pytestmark = pytest.mark.integration  # vectors of a real index
 
@@ -227,115 +221,3 @@ def _name(backend: DenseBackend) -> str:
     if index.endswith("x4fs"):
         return "ivf-pqfs"
     return "ivf-sq8" if index.endswith("SQ8") else "ivf-pq" if ",PQ" in index else index
-
-
-@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
-def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_them(
-    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
-) -> None:
-    from pymilvus import MilvusClient
-
-    uri = str(tmp_path / "milvus.db")
-    settings = seeded_index(
-        tmp_path / "index", index_settings, dense_backend="milvus", milvus_uri=uri, keep_versions=1
-    )
-    build_index([slice_dir], settings, embedder=embedder)
-    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
-    served = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
-    assert served.manifest.dense["backend"] == "milvus"
-    for mode in ("dense", "hybrid"):
-        for f in (Filters(), Filters(region="浙江省")):
-            req = SearchRequest(q="科技成果转化 措施", mode=mode, k=10, filters=f)
-            want = [(h.passage_id, h.score) for h in local.search(req).hits]
-            got = [(h.passage_id, h.score) for h in served.search(req).hits]
-            assert got == want, (mode, f)
-    # two more versions (another index type each): with one old version kept, the first
-    # version's collection is dropped with it
-    first = json.loads((served._version_dir / "milvus.json").read_text())["collection"]
-    for index_type in ("milvus:FLAT", "milvus:HNSW;ef=64"):
-        changed = settings.model_copy(update={"dense_backend": index_type})
-        assert build_index(None, changed, embedder=embedder).vectors_embedded == 0
-    client = MilvusClient(uri)
-    names = client.list_collections()
-    assert first not in names and len(names) == 2
-    client.close()
-
-
-@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
-def test_an_unreachable_milvus_is_a_503_and_a_health_reason_not_a_hang(
-    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
-) -> None:
-    settings = seeded_index(
-        tmp_path / "index",
-        index_settings,
-        dense_backend="milvus",
-        milvus_uri=str(tmp_path / "milvus.db"),
-    )
-    build_index([slice_dir], settings, embedder=embedder)
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
-    away = settings.model_copy(update={"milvus_uri": dead})
-    started = time.monotonic()
-    with LiveServer(away, embedder, ready=False) as server, httpx.Client(base_url=server.url) as c:
-        while c.get("/health").json()["status"] == "starting":
-            time.sleep(0.2)
-        health = c.get("/health").json()
-        found = c.get("/search", params={"q": "科技成果转化"})
-    assert time.monotonic() - started < 30
-    assert "Milvus" in health["reason"] and dead not in health["reason"]
-    assert found.status_code == 503 and "Milvus" in found.json()["detail"]
-
-
-def _milvus_lite_server(data: Path, port: int) -> subprocess.Popen[bytes]:
-    """``milvus-lite server`` on a loopback port, answering before this returns."""
-    binary = Path(sys.executable).with_name("milvus-lite")
-    command = [str(binary), "server", "--data-dir", str(data), "--host", "127.0.0.1"]
-    server = subprocess.Popen(
-        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return server
-        time.sleep(0.2)
-    server.kill()
-    raise AssertionError("milvus-lite server did not start")
-
-
-@pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'")
-def test_a_milvus_server_that_restarts_is_a_503_then_answers_again_by_itself(
-    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
-) -> None:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    data = tmp_path / "milvus-data"
-    data.mkdir()
-    server = _milvus_lite_server(data, port)
-    try:
-        settings = seeded_index(
-            tmp_path / "index",
-            index_settings,
-            dense_backend="milvus",
-            milvus_uri=f"http://127.0.0.1:{port}",
-        )
-        build_index([slice_dir], settings, embedder=embedder)  # over gRPC, as to a cluster
-        query = {"q": "科技成果转化", "k": 3}
-        with LiveServer(settings, embedder) as api, httpx.Client(base_url=api.url) as c:
-            first = c.get("/search", params=query)
-            assert first.status_code == 200 and first.json()["hits"]
-            server.terminate()
-            server.wait(30)
-            down = c.get("/search", params=query)
-            assert down.status_code == 503 and down.headers["retry-after"]
-            server = _milvus_lite_server(data, port)
-            deadline = time.monotonic() + 30
-            while (again := c.get("/search", params=query)).status_code != 200:
-                assert time.monotonic() < deadline, again.text
-                time.sleep(0.5)
-            assert again.json()["hits"] == first.json()["hits"]
-    finally:
-        server.terminate()
-        server.wait(30)

@@ -1,0 +1,336 @@
+"""Milvus: a version in collections, served by replicas that know only the address.
+
+Milvus Lite (a file, or ``milvus-lite server`` on a loopback port) stands in
+for a cluster: the same ``MilvusClient`` calls reach both.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from indexer.build import build_index, rollback_index
+from indexer.catalog import catalog
+from indexer.embed import Embedder
+from indexer.live import LiveIndex
+from indexer.milvus.catalog import ALIAS_TTL_S, PUBLISHED_FILE
+from indexer.schemas import Filters, SearchRequest, SearchResponse
+from indexer.search import Searcher
+from indexer.settings import Settings
+from indexer.versions import IndexDir
+from tests.conftest import ROOT, LiveServer, seeded_index
+
+HAS_MILVUS = importlib.util.find_spec("pymilvus") is not None
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(not HAS_MILVUS, reason="pip install 'govspeech[milvus]'"),
+]
+
+QUERIES = ("科技成果转化 措施", "乡村振兴", '"新质生产力"', "经济 经济 发展 -农业", "哪些")
+FILTERS = (Filters(), Filters(region="浙江省"), Filters(year=2026), Filters(year_to=2000))
+
+
+def _answer(res: SearchResponse) -> tuple[object, ...]:
+    """Everything of a response but its version and timing."""
+    hits = [h.model_dump() for h in res.hits]
+    return res.total, res.terms, res.feedback_terms, res.message, hits
+
+
+def _collections(uri: str) -> set[str]:
+    from pymilvus import MilvusClient
+
+    milvus = MilvusClient(uri)
+    try:
+        return set(milvus.list_collections())
+    finally:
+        milvus.close()
+
+
+def _replica(tmp_path: Path, uri: str) -> Settings:
+    """A service's settings: an empty folder of its own and the Milvus address."""
+    return Settings(index_dir=tmp_path / "replica", backend="milvus", milvus_uri=uri)
+
+
+def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    uri = str(tmp_path / "milvus.db")
+    settings = seeded_index(tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri)
+    assert settings.dense_backend == "milvus"
+    version = build_index([slice_dir], settings, embedder=embedder).version
+    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    served = catalog(_replica(tmp_path, uri))
+    assert served.current_name() == version
+    replica = served.open(version, embedder)
+    assert replica.version == version
+    # the replica's folder holds the version's small files, none of its passages or vectors
+    kept = {p.name for p in (tmp_path / "replica").rglob("*") if p.is_file()}
+    assert "vocab.index.json" in kept
+    assert not kept & {"store.sqlite", "dense_vectors.npy", "data.csc.index.npy"}
+    for q in QUERIES:
+        for mode in ("keyword", "dense", "hybrid"):
+            for f in FILTERS:
+                req = SearchRequest(q=q, mode=mode, k=10, filters=f, context=1)
+                assert _answer(replica.search(req)) == _answer(local.search(req)), (q, mode, f)
+    hit = local.search(SearchRequest(q="科技成果转化", k=1)).hits[0]
+    assert replica.passage(hit.passage_id, context=2) == local.passage(hit.passage_id, context=2)
+    assert replica.document(hit.document.doc_id) == local.document(hit.document.doc_id)
+    assert replica.passage("no-such-passage") is None
+    assert replica.facets() == local.facets()
+
+
+def _add_paragraph(folder: Path, text: str) -> None:
+    speech = next(folder.glob("*.txt"))
+    speech.write_text(speech.read_text(encoding="utf-8") + f"\n\n{text}\n", encoding="utf-8")
+
+
+def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it_back(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    corpus = shutil.copytree(slice_dir, tmp_path / "speeches")
+    uri = str(tmp_path / "milvus.db")
+    settings = seeded_index(
+        tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri, keep_versions=1
+    )
+    first = build_index([corpus], settings, embedder=embedder).version
+    first_names = set(
+        json.loads(
+            (IndexDir(settings.index_dir).current_path() / PUBLISHED_FILE).read_text()
+        ).values()
+    )
+    live = LiveIndex(_replica(tmp_path, uri), embedder)
+    assert live.get().version == first
+
+    _add_paragraph(corpus, "我们将建设量子通信骨干网，让每一座县城都接入量子通信。")
+    (corpus / "2026_江西省_政府工作报告.csv").unlink()
+    second = build_index(None, settings, embedder=embedder)
+    assert second.added == 0 and second.changed == 1 and second.deleted == 1
+    time.sleep(ALIAS_TTL_S)
+    served = live.get()
+    assert served.version == second.version
+    found = served.search(SearchRequest(q="量子通信骨干网", mode="keyword", k=3))
+    assert "量子通信骨干网" in found.hits[0].text
+    assert not served.search(SearchRequest(q="江西", k=50, filters=Filters(region="江西省"))).hits
+
+    # a third version: with one old version kept, the first's collections are dropped
+    _add_paragraph(corpus, "开展低空经济试点，建设通用机场。")
+    third = build_index(None, settings, embedder=embedder).version
+    left = _collections(uri)
+    assert not first_names & left
+    assert len(left) == 6  # windows, passages and meta of the second and the third
+
+    assert rollback_index(settings) == second.version
+    time.sleep(ALIAS_TTL_S)
+    assert live.get().version == second.version
+    assert third in IndexDir(settings.index_dir).versions()
+
+
+def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_them(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    from pymilvus import MilvusClient
+
+    uri = str(tmp_path / "milvus.db")
+    settings = seeded_index(
+        tmp_path / "index", index_settings, dense_backend="milvus", milvus_uri=uri, keep_versions=1
+    )
+    build_index([slice_dir], settings, embedder=embedder)
+    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    served = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    assert served.manifest.dense["backend"] == "milvus"
+    for mode in ("dense", "hybrid"):
+        for f in (Filters(), Filters(region="浙江省")):
+            req = SearchRequest(q="科技成果转化 措施", mode=mode, k=10, filters=f)
+            want = [(h.passage_id, h.score) for h in local.search(req).hits]
+            got = [(h.passage_id, h.score) for h in served.search(req).hits]
+            assert got == want, (mode, f)
+    # two more versions (another index type each): with one old version kept, the first
+    # version's collection is dropped with it
+    first = json.loads((served._version_dir / "milvus.json").read_text())["collection"]
+    for index_type in ("milvus:FLAT", "milvus:HNSW;ef=64"):
+        changed = settings.model_copy(update={"dense_backend": index_type})
+        assert build_index(None, changed, embedder=embedder).vectors_embedded == 0
+    client = MilvusClient(uri)
+    names = client.list_collections()
+    assert first not in names and len(names) == 2
+    client.close()
+
+
+def test_an_unreachable_milvus_is_a_503_and_a_health_reason_not_a_hang(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    settings = seeded_index(
+        tmp_path / "index",
+        index_settings,
+        dense_backend="milvus",
+        milvus_uri=str(tmp_path / "milvus.db"),
+    )
+    build_index([slice_dir], settings, embedder=embedder)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    away = settings.model_copy(update={"milvus_uri": dead})
+    started = time.monotonic()
+    with LiveServer(away, embedder, ready=False) as server, httpx.Client(base_url=server.url) as c:
+        while c.get("/health").json()["status"] == "starting":
+            time.sleep(0.2)
+        health = c.get("/health").json()
+        found = c.get("/search", params={"q": "科技成果转化"})
+    assert time.monotonic() - started < 30
+    assert "Milvus" in health["reason"] and dead not in health["reason"]
+    assert found.status_code == 503 and "Milvus" in found.json()["detail"]
+
+
+def _milvus_lite_server(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """``milvus-lite server`` on a loopback port, answering before this returns."""
+    data.mkdir(parents=True, exist_ok=True)
+    binary = Path(sys.executable).with_name("milvus-lite")
+    command = [str(binary), "server", "--data-dir", str(data), "--host", "127.0.0.1"]
+    server = subprocess.Popen(
+        [*command, "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return server
+        time.sleep(0.2)
+    server.kill()
+    raise AssertionError("milvus-lite server did not start")
+
+
+def test_a_milvus_server_that_restarts_is_a_503_then_answers_again_by_itself(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    data = tmp_path / "milvus-data"
+    data.mkdir()
+    server = _milvus_lite_server(data, port)
+    try:
+        settings = seeded_index(
+            tmp_path / "index",
+            index_settings,
+            dense_backend="milvus",
+            milvus_uri=f"http://127.0.0.1:{port}",
+        )
+        build_index([slice_dir], settings, embedder=embedder)  # over gRPC, as to a cluster
+        query = {"q": "科技成果转化", "k": 3}
+        with LiveServer(settings, embedder) as api, httpx.Client(base_url=api.url) as c:
+            first = c.get("/search", params=query)
+            assert first.status_code == 200 and first.json()["hits"]
+            server.terminate()
+            server.wait(30)
+            down = c.get("/search", params=query)
+            assert down.status_code == 503 and down.headers["retry-after"]
+            server = _milvus_lite_server(data, port)
+            deadline = time.monotonic() + 30
+            while (again := c.get("/search", params=query)).status_code != 200:
+                assert time.monotonic() < deadline, again.text
+                time.sleep(0.5)
+            assert again.json()["hits"] == first.json()["hits"]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_a_service_on_a_milvus_server_serves_the_alias_over_http(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    port = _free_port()
+    server = _milvus_lite_server(tmp_path / "milvus-data", port)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        settings = seeded_index(
+            tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+        )
+        version = build_index([slice_dir], settings, embedder=embedder).version
+        local = Searcher(
+            IndexDir(index_settings.index_dir).current_path(), embedder, index_settings
+        )
+        query = {"q": "科技成果转化 措施", "k": 5, "region": "浙江省", "context": 1}
+        with (
+            LiveServer(_replica(tmp_path, uri), embedder) as api,
+            httpx.Client(base_url=api.url) as c,
+        ):
+            assert c.get("/health").json() == {
+                "status": "ready", "index_version": version, "reason": None
+            }  # fmt: skip
+            got = c.get("/search", params=query).json()
+        want = local.search(
+            SearchRequest(q=query["q"], k=5, filters=Filters(region="浙江省"), context=1)
+        )
+        assert got["hits"] == [h.model_dump(mode="json") for h in want.hits]
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def test_a_build_killed_while_copying_to_milvus_leaves_the_alias_and_is_cleaned_up(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    from pymilvus import MilvusClient
+
+    port = _free_port()
+    server = _milvus_lite_server(tmp_path / "milvus-data", port)
+    try:
+        uri = f"http://127.0.0.1:{port}"
+        corpus = shutil.copytree(slice_dir, tmp_path / "speeches")
+        settings = seeded_index(
+            tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+        )
+        first = build_index([corpus], settings, embedder=embedder).version
+        milvus = MilvusClient(uri)
+        served = milvus.describe_alias("govspeech")["collection_name"]
+        before = set(milvus.list_collections())
+        _add_paragraph(corpus, "推进数据要素市场化配置改革。")
+        env = {**os.environ, "GOVSPEECH_BACKEND": "milvus", "GOVSPEECH_MILVUS_URI": uri}
+        run = [sys.executable, "-c", "from govspeech.cli import main; main()", "index"]
+        proc = subprocess.Popen(
+            [*run, "--index-dir", str(settings.index_dir)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:  # killed once it is writing the new version's passages into Milvus
+            deadline = time.monotonic() + 120
+            while not any(n.endswith("_passages") for n in set(milvus.list_collections()) - before):
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert milvus.describe_alias("govspeech")["collection_name"] == served
+        assert IndexDir(settings.index_dir).current_name() == first
+        assert set(milvus.list_collections()) - before  # what the killed run left
+
+        report = build_index(None, settings, embedder=embedder)
+        assert report.version != first
+        now = set(milvus.list_collections())
+        assert before < now and len(now - before) == 3  # the new version's, nothing left over
+        assert milvus.describe_alias("govspeech")["collection_name"] in now - before
+        milvus.close()
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
