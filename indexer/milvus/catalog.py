@@ -27,15 +27,15 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexer.dense import connection
-from indexer.dense.base import OWNER_FILE, BackendUnavailable
+from indexer.dense.base import OWNER_FILE, VECTORS_FILE, BackendUnavailable
 from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
 from indexer.manifest import Manifest
-from indexer.milvus.client import MAX_LIMIT, client, reaching
+from indexer.milvus.client import client, reaching
 from indexer.milvus.dense import POINTER_FILE
 from indexer.milvus.passages import MilvusKeyword, MilvusStore, write_passages
 from indexer.store import Store
@@ -52,10 +52,12 @@ log = logging.getLogger(__name__)
 
 #: In a version folder: the names of its passages and meta collections.
 PUBLISHED_FILE = "milvus_catalog.json"
-#: The version's files a replica needs besides the collections (keyword postings,
-#: the store and the vectors are in them).
+#: The version's files a replica needs besides the collections (the store and the
+#: keyword postings are in them): among them the float32 copy of the vectors, which
+#: rescores Milvus's nominees exactly without a round trip per window.
 META_FILES = (
     "manifest.json",
+    VECTORS_FILE,
     POINTER_FILE,
     OWNER_FILE,
     "dedup_clusters.npy",
@@ -67,7 +69,8 @@ META_FILES = (
 #: Generated for the meta collection: the store's documents and the terms' document counts.
 DOCUMENTS_FILE = "documents.json"
 DF_FILE = "keyword/df.npy"
-_CHUNK_CHARS = 60_000  # a VARCHAR holds 65,535 bytes; base64 is ASCII
+_CHUNK_BYTES = 45_000  # 60,000 characters of base64: a VARCHAR holds 65,535 bytes
+_FETCH_CHUNKS = 64  # chunks a request carries (~4 MB)
 _COMPLETE = ".complete"
 _DONE = "#done"
 #: How long a service trusts the alias it read: re-reading it on every request would add
@@ -144,26 +147,33 @@ class MilvusCatalog:
         return Searcher(folder, embedder, self._settings, parts)
 
     def _download(self, passages: str, meta: str) -> Path:
-        """The meta files of a version in the local cache, fetched once."""
+        """The version's files in the local cache, fetched once (a few seconds for the laws'
+        vectors), then read from disk as the build's own folder is."""
         folder = self._cache / passages
         if (folder / _COMPLETE).is_file():
             return folder
+        partial = folder.with_name(f".{passages}-{uuid.uuid4().hex[:8]}")
         with reaching(self._connection.uri):
             if not self.milvus.has_collection(meta):
                 raise BackendUnavailable(f"Milvus has no collection {meta}")
             self.milvus.load_collection(meta)
-            rows = self.milvus.query(
-                meta, filter=f'key != "{_DONE}"', output_fields=["key", "body"], limit=MAX_LIMIT
-            )
-        chunks: dict[str, list[tuple[int, str]]] = {}
-        for r in rows:
-            rel, _, part = str(r["key"]).rpartition("#")
-            chunks.setdefault(rel, []).append((int(part), str(r["body"])))
-        partial = folder.with_name(f".{passages}-{uuid.uuid4().hex[:8]}")
-        for rel, parts in chunks.items():
-            path = partial / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(base64.b64decode("".join(b for _, b in sorted(parts))))
+            found = self.milvus.query(meta, filter=f'key == "{_DONE}"', output_fields=["body"])
+            if not found:
+                raise BackendUnavailable(f"Milvus collection {meta} is incomplete")
+            for rel, chunks in json.loads(found[0]["body"]).items():
+                path = partial / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("wb") as out:
+                    for start in range(0, chunks, _FETCH_CHUNKS):
+                        keys = [
+                            _key(rel, i) for i in range(start, min(start + _FETCH_CHUNKS, chunks))
+                        ]
+                        rows = self.milvus.query(
+                            meta, filter=f"key in {json.dumps(keys)}", output_fields=["key", "body"]
+                        )
+                        body = {r["key"]: r["body"] for r in rows}
+                        for key in keys:
+                            out.write(base64.b64decode(body[key]))
         (partial / _COMPLETE).touch()
         try:
             partial.rename(folder)
@@ -259,8 +269,8 @@ def _published(version: Path) -> dict[str, str]:
     return dict(json.loads((version / PUBLISHED_FILE).read_text(encoding="utf-8")))
 
 
-def _meta_files(version: Path, store: Store, keyword: KeywordIndex) -> dict[str, bytes]:
-    files = {rel: (version / rel).read_bytes() for rel in META_FILES}
+def _meta_files(version: Path, store: Store, keyword: KeywordIndex) -> dict[str, Path | bytes]:
+    files: dict[str, Path | bytes] = {rel: version / rel for rel in META_FILES}
     files[DOCUMENTS_FILE] = json.dumps(list(store.documents()), ensure_ascii=False).encode()
     buf = io.BytesIO()
     np.save(buf, np.asarray(keyword.df))
@@ -268,8 +278,14 @@ def _meta_files(version: Path, store: Store, keyword: KeywordIndex) -> dict[str,
     return files
 
 
-def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, bytes]) -> None:
-    """One collection of base64 chunks; Milvus wants a vector field, ``v`` is a placeholder."""
+def _key(rel: str, chunk: int) -> str:
+    return f"{rel}#{chunk:06d}"
+
+
+def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, Path | bytes]) -> None:
+    """One collection of base64 chunks, streamed (the vectors are the laws' 544 MB), then
+    the table of contents, last: its presence says the copy is whole. Milvus wants a
+    vector field in every collection; ``v`` is a placeholder."""
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -278,17 +294,24 @@ def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, byte
     schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
     index = milvus.prepare_index_params()
     index.add_index(field_name="v", index_type="FLAT", metric_type="IP")
-    rows: list[dict[str, Any]] = []
-    for rel, data in files.items():
-        text = base64.b64encode(data).decode("ascii")
-        for i, start in enumerate(range(0, max(len(text), 1), _CHUNK_CHARS)):
-            body = text[start : start + _CHUNK_CHARS]
-            rows.append({"key": f"{rel}#{i:06d}", "body": body, "v": [0.0, 0.0]})
-    rows.append({"key": _DONE, "body": "", "v": [0.0, 0.0]})  # written last: the copy is whole
+    contents: dict[str, int] = {}
     with reaching(uri):
         milvus.create_collection(name, schema=schema, index_params=index)
-        for start in range(0, len(rows), 64):
-            milvus.insert(name, rows[start : start + 64])
+        for rel, source in files.items():
+            count, batch = 0, []
+            with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as f:
+                while chunk := f.read(_CHUNK_BYTES):
+                    body = base64.b64encode(chunk).decode("ascii")
+                    batch.append({"key": _key(rel, count), "body": body, "v": [0.0, 0.0]})
+                    count += 1
+                    if len(batch) == _FETCH_CHUNKS:
+                        milvus.insert(name, batch)
+                        batch = []
+            if batch:
+                milvus.insert(name, batch)
+            contents[rel] = count
+        done = {"key": _DONE, "body": json.dumps(contents), "v": [0.0, 0.0]}
+        milvus.insert(name, [done])
         milvus.flush(name)
 
 

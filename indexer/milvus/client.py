@@ -76,13 +76,12 @@ def query_rows(
     collection: str,
     rows: Sequence[int] | np.ndarray,
     fields: list[str],
-    key: str = "row",
 ) -> list[dict[str, Any]]:
-    """The entities whose ``key`` is in ``rows`` (any order), a query per :data:`MAX_LIMIT`."""
+    """The entities of passage ``rows`` (any order out), a query per :data:`MAX_LIMIT` rows."""
     ordered = np.unique(np.asarray(rows, dtype=np.int64))
     out: list[dict[str, Any]] = []
     for start in range(0, len(ordered), MAX_LIMIT):
-        expression = row_filter(ordered[start : start + MAX_LIMIT], key)
+        expression = row_filter(ordered[start : start + MAX_LIMIT])
         out += loaded_call(
             milvus,
             uri,
@@ -94,7 +93,7 @@ def query_rows(
     return out
 
 
-def row_filter(rows: np.ndarray, key: str = "row") -> str:
+def row_filter(rows: np.ndarray) -> str:
     """A Milvus expression keeping passage ``rows`` (sorted): runs as ranges, the rest listed.
 
     A document's passages are consecutive rows, so filters by document
@@ -106,9 +105,9 @@ def row_filter(rows: np.ndarray, key: str = "row") -> str:
     ranges, single = [], []
     for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
         if e - s >= 3:
-            ranges.append(f"({key} >= {rows[s]} and {key} <= {rows[e - 1]})")
+            ranges.append(f"(row >= {rows[s]} and row <= {rows[e - 1]})")
         else:
             single += rows[s:e].tolist()
     if single:
-        ranges.append(f"{key} in {single}")
+        ranges.append(f"row in {single}")
     return " or ".join(ranges)

@@ -6,12 +6,11 @@ version drops its collection. A collection holds one entity per window: its
 position (primary key), its passage row and its float32 vector; a filter
 becomes a scalar expression over ``row`` applied inside the search.
 
-Nominees are rescored exactly. A build's own folder has a float32 copy of the
-vectors, memory-mapped as the FAISS backends do, so rescoring never waits on
-the network; a replica that serves from Milvus alone (no copy) reads the
-windows' vectors back from the collection. Milvus Lite allows one process per
-data file: a build beside a running service needs ``milvus-lite server`` or a
-real server.
+Nominees are rescored exactly from a float32 copy of the vectors in the
+version folder (a replica's is fetched from the version's meta collection),
+memory-mapped as the FAISS backends do, so rescoring never waits on the
+network. Milvus Lite allows one process per data file: a build beside a
+running service needs ``milvus-lite server`` or a real server.
 """
 
 from __future__ import annotations
@@ -36,7 +35,7 @@ from indexer.dense.base import (
     save_vectors,
     top_rows,
 )
-from indexer.milvus.client import MAX_LIMIT, client, loaded_call, query_rows, reaching, row_filter
+from indexer.milvus.client import MAX_LIMIT, client, loaded_call, reaching, row_filter
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -51,8 +50,6 @@ INDEX_PARAMS: dict[str, dict[str, int]] = {
     "IVF_SQ8": {"nlist": 1024},
 }
 _INSERT_CHUNK = 4_096
-#: Index types whose search distances are exact inner products of the float vectors.
-EXACT_DISTANCES = frozenset({"FLAT", "HNSW", "IVF_FLAT"})
 #: Filters keeping up to this many passages are rescored exactly from their vectors when
 #: the index walk returns fewer than asked (an HNSW walk can miss inside a tight filter).
 _EXACT_PASSAGES = 20_000
@@ -68,7 +65,7 @@ class MilvusBackend:
         collection: str,
         owner: np.ndarray,
         spec: BackendSpec,
-        vectors: np.ndarray | None,
+        vectors: np.ndarray,
     ) -> None:
         self.spec = spec
         self._client = milvus
@@ -139,8 +136,11 @@ class MilvusBackend:
             if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus at {connection.uri} has no collection {name}")
             milvus.load_collection(name)
+        vectors = load_vectors(directory)
+        if vectors is None:
+            raise UnknownBackend(f"{directory} has no window vectors to rescore with")
         owner = np.load(directory / OWNER_FILE)
-        return cls(milvus, connection.uri, name, owner, spec, load_vectors(directory))
+        return cls(milvus, connection.uri, name, owner, spec, vectors)
 
     @classmethod
     def remove(cls, directory: Path, connection: Connection) -> None:
@@ -155,8 +155,7 @@ class MilvusBackend:
         text = json.dumps({"collection": self._collection})
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
         np.save(directory / OWNER_FILE, self._windows.owner)
-        if self._vectors is not None:
-            save_vectors(directory, self._vectors)
+        save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
         return self._windows.passages
@@ -201,57 +200,6 @@ class MilvusBackend:
         )
 
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """From the local float32 copy when there is one: fetching vectors back from Milvus
-        Lite costs ~0.2 ms each (hybrid rescores ~500 windows a query), reading the memory
-        map microseconds. Without one, Milvus scores the rows' windows itself."""
-        if self._vectors is not None:
-            return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
-        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
-        rows = np.asarray(rows, dtype=np.int64)
-        if rows.size == 0:
-            return np.empty((0, len(queries)), np.float32)
-        ids, offsets = self._windows.of(rows)
-        cosines = np.stack([self._cosines(q, rows, ids) for q in queries], axis=1)
-        return self._windows.best(cosines, offsets)
-
-    def _cosines(self, query: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
-        """Cosine of ``query`` with windows ``ids`` (those of passages ``rows``).
-
-        A search restricted to the rows returns every window's exact distance
-        when the index keeps float vectors (Milvus scans so small a filter
-        exhaustively): the request carries the query, not the vectors. What it
-        does not return, and every window of a compressed index, is scored from
-        vectors read back.
-        """
-        got: dict[int, float] = {}
-        if self.spec.index in EXACT_DISTANCES:
-            ordered = np.unique(rows)
-            per_passage = len(ids) / max(len(ordered), 1)
-            step = max(1, int(MAX_LIMIT / per_passage) - 1)
-            for start in range(0, len(ordered), step):
-                chunk = ordered[start : start + step]
-                limit = min(MAX_LIMIT, int(self._windows.counts[chunk].sum()))
-                params = dict(self.spec.search)
-                if "ef" in params:
-                    params["ef"] = max(params["ef"], limit)
-                hits = self._search(
-                    data=[query.tolist()],
-                    anns_field="vector",
-                    limit=limit,
-                    filter=row_filter(chunk),
-                    search_params={"metric_type": "IP", "params": params},
-                )[0]
-                got.update((int(h["window"]), float(h["distance"])) for h in hits)
-        out = np.array([got.get(int(i), np.nan) for i in ids], dtype=np.float32)
-        missing = np.flatnonzero(np.isnan(out))
-        if missing.size:
-            out[missing] = self._remote_vectors(ids[missing]) @ query
-        return out
-
-    def _remote_vectors(self, ids: np.ndarray) -> np.ndarray:
-        """Vectors of window ``ids`` from the collection, in the order of ``ids``."""
-        found = query_rows(
-            self._client, self._uri, self._collection, ids, ["window", "vector"], key="window"
-        )
-        by_id = {int(e["window"]): e["vector"] for e in found}
-        return np.array([by_id[int(i)] for i in ids], dtype=np.float32).reshape(len(ids), -1)
+        """From the local float32 copy: fetching vectors back from Milvus Lite costs ~0.1 ms
+        each (hybrid rescores ~500 windows a query), reading the memory map microseconds."""
+        return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
