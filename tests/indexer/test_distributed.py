@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +83,35 @@ def test_a_build_embeds_its_new_windows_on_ray(
     searcher = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
     hits = searcher.search(SearchRequest(q="中试基地 成果送进生产线", mode="dense", k=3)).hits
     assert hits[0].document.title == "在全市科技工作会议上的讲话"
+
+
+def _actor_pids() -> list[int]:
+    """Processes of this machine running a Ray Data map worker (our embedding actors)."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:  # not a process, or gone
+            continue
+        if proc.name.isdigit() and b"MapWorker(MapBatches(_EmbedActor))" in cmdline:
+            pids.append(int(proc.name))
+    return pids
+
+
+def test_a_ray_actor_killed_mid_job_is_restarted_and_no_vector_is_lost(
+    ray_local: None, embedder: Embedder, index_settings: Settings
+) -> None:
+    searcher = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    texts = [t for _, t in searcher.store.passage_texts()][:300]
+    encoder = RayEncoder(Settings(ray_address="local"), embedder.dim)
+    killed: list[int] = []
+
+    def kill_one_actor(done: int) -> None:  # once the first batches are back, not the last
+        if not killed and done < len(texts) and (actors := _actor_pids()):
+            os.kill(actors[0], signal.SIGKILL)
+            killed.append(actors[0])
+
+    got = encoder.encode_passages(texts, batch_size=4, progress=kill_one_actor)
+    assert killed, "no actor was running when the first batch came back"
+    assert not np.isnan(got).any()
+    assert np.abs(got - embedder.encode_passages(texts)).max() <= 1e-5
