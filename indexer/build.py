@@ -220,6 +220,9 @@ def build_index(
     with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
         for name in index_dir.remove_partials(_releaser(settings)):
             log.warning("removed %s left by an interrupted run", name)
+        kept = [index_dir.versions_dir / name for name in index_dir.versions()]
+        for name in _swept(served, kept):
+            log.warning("dropped Milvus collection %s left by an interrupted run", name)
         embedder = embedder or load_embedder(settings)
         started = time.perf_counter()  # the model's one-time preparation is not indexing
         previous = index_dir.current_manifest()
@@ -542,6 +545,14 @@ def _publish(served: Catalog, version: Path) -> None:
             f"version {version.name} is ready in {version.parent.parent}, but services still "
             f"serve the one before: {e}. Run the same command again once it answers."
         ) from e
+
+
+def _swept(served: Catalog, kept: list[Path]) -> list[str]:
+    try:
+        return served.sweep(kept)
+    except BackendUnavailable as e:  # an unreachable server must not stop a build
+        log.warning("could not look for what interrupted runs left in Milvus: %s", e)
+        return []
 
 
 def _releaser(settings: Settings) -> Callable[[Path], None]:

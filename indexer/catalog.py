@@ -49,6 +49,11 @@ class Catalog(Protocol):
         """Drop what a version being deleted keeps outside its folder."""
         ...
 
+    def sweep(self, versions: list[Path]) -> list[str]:
+        """Drop what killed runs left outside the index folder that none of ``versions``
+        uses; returns what was dropped."""
+        ...
+
 
 class LocalCatalog:
     """The index folder itself: nothing to copy, ``CURRENT`` is the pointer."""
@@ -77,6 +82,10 @@ class LocalCatalog:
 
     def release(self, version: Path) -> None:
         """Everything of a local version is inside its folder."""
+
+    def sweep(self, versions: list[Path]) -> list[str]:
+        """Nothing of a local version is outside its folder."""
+        return []
 
 
 def catalog(settings: Settings) -> Catalog:

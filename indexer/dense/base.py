@@ -80,6 +80,8 @@ class Connection:
 
     uri: str = ""
     token: str = ""
+    #: what this deployment's collections are named after (``GOVSPEECH_MILVUS_COLLECTION``)
+    namespace: str = "govspeech"
 
 
 #: No service: what backends on local files are given.

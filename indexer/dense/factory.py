@@ -160,4 +160,4 @@ def remove_backend(
 def connection(settings: Settings) -> Connection:
     """The service backends' address from settings; Milvus Lite defaults into the index dir."""
     uri = settings.milvus_uri or str(settings.index_dir.expanduser() / "milvus.db")
-    return Connection(uri, settings.milvus_token or "")
+    return Connection(uri, settings.milvus_token or "", settings.milvus_collection)

@@ -254,6 +254,27 @@ class MilvusCatalog:
             return
         self._drop(list(names.values()))
 
+    def sweep(self, versions: list[Path]) -> list[str]:
+        """Drop collections of this alias's namespace that no kept version names.
+
+        A build killed while filling its windows collection never wrote that
+        collection's name anywhere; this finds it. The namespace belongs to one
+        index folder, as the alias does.
+        """
+        used = set()
+        for version in versions:
+            if (version / POINTER_FILE).is_file():
+                used.add(json.loads((version / POINTER_FILE).read_text())["collection"])
+            if (version / PUBLISHED_FILE).is_file():
+                used.update(_published(version).values())
+        with reaching(self._connection.uri):
+            target = self._target()
+            names = self.milvus.list_collections()
+        mine = [n for n in names if n.startswith(f"{self._alias}_")]
+        left = [n for n in mine if n not in used and n != target]
+        self._drop(left)
+        return left
+
     def _drop(self, names: list[str]) -> None:
         with reaching(self._connection.uri):
             for name in names:

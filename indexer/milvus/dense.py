@@ -89,7 +89,7 @@ class MilvusBackend:
         from pymilvus import DataType, MilvusClient
 
         milvus = client(connection)
-        name = f"govspeech_{uuid.uuid4().hex[:16]}"
+        name = f"{connection.namespace}_{uuid.uuid4().hex[:16]}"
         schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("window", DataType.INT64, is_primary=True)
         schema.add_field("row", DataType.INT64)
