@@ -37,6 +37,10 @@ class Catalog(Protocol):
         """A searcher over version ``name``; IndexNotFound when there is none."""
         ...
 
+    def versions(self) -> list[str]:
+        """The versions services could be pointed at, oldest first."""
+        ...
+
     def prepare(self, version: Path) -> None:
         """Copy a built, not yet published version to where services read it."""
         ...
@@ -73,6 +77,9 @@ class LocalCatalog:
             self._dir.current_path()  # raises IndexNotFound with the advice
             raise IndexNotFound(f"version {name} is gone from {self._dir.root}")
         return Searcher(path, embedder, self._settings)
+
+    def versions(self) -> list[str]:
+        return self._dir.versions()
 
     def prepare(self, version: Path) -> None:
         """A local version is served from where it was built."""

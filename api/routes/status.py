@@ -41,7 +41,7 @@ def stats(searcher: SearcherDep, live: LiveDep) -> Stats:
     """What is being served: version, counts, model, build facts (no server paths)."""
     return Stats(
         **searcher.stats(),
-        versions_kept=live.index_dir.versions(),
+        versions_kept=live.catalog.versions(),
         last_reload_error=live.last_error,
     )
 

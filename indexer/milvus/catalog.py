@@ -146,6 +146,13 @@ class MilvusCatalog:
         )
         return Searcher(folder, embedder, self._settings, parts)
 
+    def versions(self) -> list[str]:
+        """Versions whose passages collection is in this alias's namespace, oldest first."""
+        with reaching(self._connection.uri):
+            names = self.milvus.list_collections()
+        mine = [n for n in names if n.startswith(f"{self._alias}_") and n.endswith("_passages")]
+        return sorted(self._version_of(n) for n in mine)
+
     def _download(self, passages: str, meta: str) -> Path:
         """The version's files in the local cache, fetched once (a few seconds for the laws'
         vectors), then read from disk as the build's own folder is."""

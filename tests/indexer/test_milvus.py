@@ -117,6 +117,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
     (corpus / "2026_江西省_政府工作报告.csv").unlink()
     second = build_index(None, settings, embedder=embedder)
     assert second.added == 0 and second.changed == 1 and second.deleted == 1
+    assert 0 < second.vectors_embedded < 10  # the new paragraph's windows, the rest cached
     time.sleep(ALIAS_TTL_S)
     served = live.get()
     assert served.version == second.version
@@ -131,6 +132,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
     assert not first_names & left
     assert len(left) == 6  # windows, passages and meta of the second and the third
 
+    assert live.catalog.versions() == [second.version, third]
     assert rollback_index(settings) == second.version
     time.sleep(ALIAS_TTL_S)
     assert live.get().version == second.version
