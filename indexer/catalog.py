@@ -33,8 +33,9 @@ class Catalog(Protocol):
         """The served version's name (cheap: called on every request)."""
         ...
 
-    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
-        """A searcher over version ``name``; IndexNotFound when there is none."""
+    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+        """A searcher over version ``name`` (None: what :meth:`current_name` could not read);
+        IndexNotFound when there is none."""
         ...
 
     def versions(self) -> list[str]:
@@ -69,11 +70,11 @@ class LocalCatalog:
     def current_name(self) -> str | None:
         return self._dir.current_name()
 
-    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
         from indexer.search import Searcher
 
-        path = self._dir.versions_dir / name
-        if not path.is_dir():
+        path = self._dir.versions_dir / (name or "")
+        if name is None or not path.is_dir():
             self._dir.current_path()  # raises IndexNotFound with the advice
             raise IndexNotFound(f"version {name} is gone from {self._dir.root}")
         return Searcher(path, embedder, self._settings)

@@ -136,8 +136,6 @@ class LiveIndex:
         try:
             # a loaded model is checked against the new version now; otherwise on first use
             loaded = self._embedder
-            if name is None:
-                raise IndexNotFound("nothing is published")
             searcher = self.catalog.open(
                 name, loaded if loaded is not None else (lambda: self.embedder)
             )
@@ -152,7 +150,8 @@ class LiveIndex:
         except IndexNotFound:
             self._failed("no index has been built yet: build one with `govspeech index PATH...`")
         except Exception as e:  # keep serving what works; say why the new one did not load
-            self._failed(f"index version {name} cannot be loaded: {public_reason(e)}")
+            what = f"index version {name}" if name else "the index"
+            self._failed(f"{what} cannot be loaded: {public_reason(e)}")
 
     def _failed(self, reason: str) -> None:
         self.last_error = reason

@@ -23,6 +23,7 @@ import io
 import json
 import logging
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -88,6 +89,7 @@ class MilvusCatalog:
         self._cache = settings.index_dir.expanduser() / "replica"
         self._milvus: MilvusClient | None = None
         self._seen: tuple[float, str | None] | None = None
+        self._refreshing = threading.Lock()
 
     @property
     def milvus(self) -> MilvusClient:
@@ -97,21 +99,30 @@ class MilvusCatalog:
 
     # ------------------------------------------------------------- services
     def current_name(self) -> str | None:
-        """The version the alias names, re-read at most every :data:`ALIAS_TTL_S`.
+        """The version the alias names, as read at most :data:`ALIAS_TTL_S` ago.
 
-        While Milvus does not answer, the last name read stands: the loaded
-        version keeps serving (its searches say Milvus is down).
+        Services ask on every request, on the event loop: only the first read
+        waits for Milvus; later ones are refreshed in a background thread, so no
+        request waits on a round trip (or on a Milvus that does not answer, when
+        the last name read stands and the loaded version keeps serving).
         """
-        now = time.monotonic()
-        if self._seen is not None and now - self._seen[0] < ALIAS_TTL_S:
-            return self._seen[1]
-        try:
-            target = self._target()
-        except BackendUnavailable:
-            return None if self._seen is None else self._seen[1]
-        name = None if target is None else self._version_of(target)
-        self._seen = (now, name)
-        return name
+        seen = self._seen
+        if seen is None:
+            self._refresh()
+        elif time.monotonic() - seen[0] >= ALIAS_TTL_S and self._refreshing.acquire(False):
+            self._refreshing.release()
+            threading.Thread(target=self._refresh, daemon=True).start()
+        return None if self._seen is None else self._seen[1]
+
+    def _refresh(self) -> None:
+        with self._refreshing:
+            try:
+                target = self._target()
+            except BackendUnavailable:
+                if self._seen is not None:  # retried after the next interval
+                    self._seen = (time.monotonic(), self._seen[1])
+                return
+            self._seen = (time.monotonic(), None if target is None else self._version_of(target))
 
     def _target(self) -> str | None:
         """The passages collection the alias names, or None when there is no alias yet."""
@@ -125,8 +136,9 @@ class MilvusCatalog:
         stem = passages[len(self._alias) + 1 :].rsplit("_", 2)[0]
         return stem.replace("_", "-")
 
-    def open(self, name: str, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
-        """A searcher over what the alias names (``name`` is what it named when last read)."""
+    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
+        """A searcher over what the alias names now (``name``: what it named when last read;
+        None when Milvus did not answer then, and this call says why if it still does not)."""
         from indexer.search import Searcher, VersionParts
 
         target = self._target()
@@ -188,7 +200,17 @@ class MilvusCatalog:
             shutil.rmtree(partial, ignore_errors=True)
             if not (folder / _COMPLETE).is_file():
                 raise
+        self._forget_dropped()
         return folder
+
+    def _forget_dropped(self) -> None:
+        """Delete cached versions Milvus no longer keeps (a searcher still reading one keeps
+        its open files until it is done)."""
+        with reaching(self._connection.uri):
+            kept = set(self.milvus.list_collections())
+        for old in self._cache.iterdir():
+            if not old.name.startswith(".") and old.name not in kept:
+                shutil.rmtree(old, ignore_errors=True)
 
     # --------------------------------------------------------------- builds
     def prepare(self, version: Path) -> None:

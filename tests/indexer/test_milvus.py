@@ -91,6 +91,16 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     assert replica.facets() == local.facets()
 
 
+def _serving(live: LiveIndex, version: str) -> Searcher:
+    """The service's searcher once it serves ``version``: it reads the alias in the
+    background, at most every ALIAS_TTL_S."""
+    deadline = time.monotonic() + 10 * ALIAS_TTL_S
+    while (searcher := live.get()).version != version:
+        assert time.monotonic() < deadline, f"still serving {searcher.version}, not {version}"
+        time.sleep(0.1)
+    return searcher
+
+
 def _add_paragraph(folder: Path, text: str) -> None:
     speech = next(folder.glob("*.txt"))
     speech.write_text(speech.read_text(encoding="utf-8") + f"\n\n{text}\n", encoding="utf-8")
@@ -118,9 +128,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
     second = build_index(None, settings, embedder=embedder)
     assert second.added == 0 and second.changed == 1 and second.deleted == 1
     assert 0 < second.vectors_embedded < 10  # the new paragraph's windows, the rest cached
-    time.sleep(ALIAS_TTL_S)
-    served = live.get()
-    assert served.version == second.version
+    served = _serving(live, second.version)
     found = served.search(SearchRequest(q="量子通信骨干网", mode="keyword", k=3))
     assert "量子通信骨干网" in found.hits[0].text
     assert not served.search(SearchRequest(q="江西", k=50, filters=Filters(region="江西省"))).hits
@@ -134,8 +142,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
 
     assert live.catalog.versions() == [second.version, third]
     assert rollback_index(settings) == second.version
-    time.sleep(ALIAS_TTL_S)
-    assert live.get().version == second.version
+    _serving(live, second.version)
     assert third in IndexDir(settings.index_dir).versions()
 
 
@@ -343,3 +350,34 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def test_a_replica_started_while_milvus_is_down_says_so_and_serves_once_it_answers(
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+) -> None:
+    port = _free_port()
+    uri = f"http://127.0.0.1:{port}"
+    with (
+        LiveServer(_replica(tmp_path, uri), embedder, ready=False) as api,
+        httpx.Client(base_url=api.url) as c,
+    ):
+        deadline = time.monotonic() + 30
+        while (health := c.get("/health").json())["status"] == "starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert "Milvus" in health["reason"] and uri not in health["reason"]
+        assert c.get("/search", params={"q": "科技成果转化"}).status_code == 503
+        server = _milvus_lite_server(tmp_path / "milvus-data", port)
+        try:
+            settings = seeded_index(
+                tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+            )
+            version = build_index([slice_dir], settings, embedder=embedder).version
+            deadline = time.monotonic() + 90  # the service retries with back-off
+            while (found := c.get("/search", params={"q": "科技成果转化"})).status_code != 200:
+                assert time.monotonic() < deadline, found.text
+                time.sleep(0.5)
+            assert found.json()["version"] == version and found.json()["hits"]
+        finally:
+            server.terminate()
+            server.wait(30)
