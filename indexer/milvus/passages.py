@@ -72,10 +72,10 @@ def write_passages(
 
 
 def _fill(milvus: MilvusClient, name: str, store: Store, keyword: KeywordIndex) -> int:
+    """Insert every passage with its postings; rows are the keyword index's positions."""
     batch: list[dict[str, Any]] = []
     written = 0
-    texts = store.passage_texts()
-    for (terms, scores), (row, _) in zip(keyword.postings(), texts, strict=True):
+    for row, (terms, scores) in enumerate(keyword.postings()):
         batch.append({"row": row, "terms": _sparse(terms, scores)})
         if len(batch) == _INSERT_CHUNK:
             written += _insert(milvus, name, store, batch)
@@ -90,9 +90,12 @@ def _insert(milvus: MilvusClient, name: str, store: Store, batch: list[dict[str,
     for e in batch:
         p = found[e["row"]]
         e.update(
-            passage_id=p.passage_id, doc_id=p.doc_id, ordinal=p.ordinal, section=p.section,
+            passage_id=p.passage_id,
+            doc_id=p.doc_id,
+            ordinal=p.ordinal,
+            section=p.section,
             text=p.text,
-        )  # fmt: skip
+        )
     milvus.insert(name, batch)
     return len(batch)
 
