@@ -103,8 +103,8 @@ class MilvusCatalog:
 
         Services ask on every request, on the event loop: only the first read
         waits for Milvus; later ones are refreshed in a background thread, so no
-        request waits on a round trip (or on a Milvus that does not answer, when
-        the last name read stands and the loaded version keeps serving).
+        request waits on a round trip, nor on a Milvus that does not answer (the
+        last name read stands, and the loaded version keeps serving).
         """
         seen = self._seen
         if seen is None:
@@ -118,9 +118,8 @@ class MilvusCatalog:
         with self._refreshing:
             try:
                 target = self._target()
-            except BackendUnavailable:
-                if self._seen is not None:  # retried after the next interval
-                    self._seen = (time.monotonic(), self._seen[1])
+            except BackendUnavailable:  # the last name read stands; retried next interval
+                self._seen = (time.monotonic(), None if self._seen is None else self._seen[1])
                 return
             self._seen = (time.monotonic(), None if target is None else self._version_of(target))
 
