@@ -218,7 +218,7 @@ def build_index(
     index_dir = IndexDir(settings.index_dir)
     served = catalog(settings)
     with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
-        for name in index_dir.remove_partials(_releaser(settings)):
+        for name in index_dir.remove_partials(_releaser(settings, served)):
             log.warning("removed %s left by an interrupted run", name)
         kept = [index_dir.versions_dir / name for name in index_dir.versions()]
         for name in _swept(served, kept):
@@ -309,14 +309,14 @@ def build_index(
             ).save(partial)
             served.prepare(partial)
         except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
-            index_dir.discard(partial, _releaser(settings))
+            index_dir.discard(partial, _releaser(settings, served))
             raise BuildError(
                 f"could not write the new version ({_os_reason(e)}); it was removed and the "
                 "served version is unchanged"
             ) from e
         _publish(served, index_dir.publish(name, partial))
         log.info("now serving version %s from %s", name, settings.index_dir)
-        for old in index_dir.prune(settings.keep_versions, _releaser(settings)):
+        for old in index_dir.prune(settings.keep_versions, _releaser(settings, served)):
             log.info("removed old version %s", old)
         report.cache_pruned = _prune_cache(index_dir)
         report.version = name
@@ -555,9 +555,8 @@ def _swept(served: Catalog, kept: list[Path]) -> list[str]:
         return []
 
 
-def _releaser(settings: Settings) -> Callable[[Path], None]:
+def _releaser(settings: Settings, served: Catalog) -> Callable[[Path], None]:
     """Drops what a version being deleted keeps outside its directory (Milvus collections)."""
-    served = catalog(settings)
 
     def release(version: Path) -> None:
         try:

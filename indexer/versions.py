@@ -27,13 +27,13 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from indexer.dense.factory import backend_files
 from indexer.errors import UserError
 from indexer.manifest import Manifest, ManifestError
 
-#: What every complete version holds besides its manifest (checked before a rollback serves it).
-VERSION_PARTS = ("store.sqlite", "dense_owner.npy", "keyword")
-#: ... and the file its dense backend opens: the FAISS index, or the Milvus collection's name.
-DENSE_PARTS = {"faiss": "dense.faiss", "milvus": "milvus.json"}
+#: What every complete version holds besides its manifest and its dense backend's files
+#: (checked before a rollback serves it).
+VERSION_PARTS = ("store.sqlite", "keyword")
 
 
 class IndexNotFound(RuntimeError):
@@ -155,8 +155,8 @@ class IndexDir:
             manifest = Manifest.load(directory)
         except ManifestError as e:
             return str(e)
-        dense = DENSE_PARTS.get(str(manifest.dense.get("backend", "faiss")), "dense.faiss")
-        missing = [part for part in (*VERSION_PARTS, dense) if not (directory / part).exists()]
+        parts = (*VERSION_PARTS, *backend_files(manifest.dense))
+        missing = [part for part in parts if not (directory / part).exists()]
         return f"missing {', '.join(missing)}" if missing else None
 
     def prune(self, keep_old: int, release: Callable[[Path], None] = _keep) -> list[str]:

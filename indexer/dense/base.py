@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Self
+from typing import Any, ClassVar, Protocol, Self
 
 import numpy as np
 
@@ -91,6 +91,8 @@ LOCAL = Connection()
 class DenseBackend(Protocol):
     """The dense side of an index version, as the builder and the searcher use it."""
 
+    #: What it saves into a version folder: a version missing one cannot be served.
+    FILES: ClassVar[tuple[str, ...]]
     spec: BackendSpec
 
     @classmethod

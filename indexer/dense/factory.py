@@ -149,6 +149,11 @@ def load_backend(
     return _implementation(spec).load(directory, spec, connection)
 
 
+def backend_files(record: dict[str, object]) -> tuple[str, ...]:
+    """The files a version's dense backend needs in its folder, as its manifest names it."""
+    return _implementation(BackendSpec.from_dict(record)).FILES
+
+
 def remove_backend(
     directory: Path, record: dict[str, object], connection: Connection = LOCAL
 ) -> None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import random
 from pathlib import Path
-from typing import Literal, Self
+from typing import ClassVar, Literal, Self
 
 import faiss
 import numpy as np
@@ -74,6 +74,8 @@ def _kind(index: faiss.Index) -> Kind:
 
 class FaissBackend:
     """Window vectors in one FAISS index (inner product = cosine on unit vectors)."""
+
+    FILES: ClassVar[tuple[str, ...]] = (FILE_NAME, OWNER_FILE)
 
     def __init__(
         self,

@@ -19,12 +19,13 @@ import contextlib
 import json
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
 from indexer.dense.base import (
     OWNER_FILE,
+    VECTORS_FILE,
     BackendSpec,
     BackendUnavailable,
     Connection,
@@ -55,8 +56,18 @@ _INSERT_CHUNK = 4_096
 _EXACT_PASSAGES = 20_000
 
 
+def collection_of(directory: Path) -> str | None:
+    """The windows collection a version folder names, or None (saved before it was filled)."""
+    pointer = directory / POINTER_FILE
+    if not pointer.is_file():
+        return None
+    return str(json.loads(pointer.read_text(encoding="utf-8"))["collection"])
+
+
 class MilvusBackend:
     """A version's window vectors in one Milvus collection."""
+
+    FILES: ClassVar[tuple[str, ...]] = (POINTER_FILE, OWNER_FILE, VECTORS_FILE)
 
     def __init__(
         self,
@@ -129,9 +140,10 @@ class MilvusBackend:
 
     @classmethod
     def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
-        pointer = json.loads((directory / POINTER_FILE).read_text(encoding="utf-8"))
+        name = collection_of(directory)
+        if name is None:
+            raise UnknownBackend(f"{directory} names no Milvus collection ({POINTER_FILE})")
         milvus = client(connection)
-        name = str(pointer["collection"])
         with reaching(connection.uri):
             if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus at {connection.uri} has no collection {name}")
@@ -145,9 +157,8 @@ class MilvusBackend:
     @classmethod
     def remove(cls, directory: Path, connection: Connection) -> None:
         """Drop the collection a removed version points to."""
-        pointer = directory / POINTER_FILE
-        if pointer.is_file():
-            name = str(json.loads(pointer.read_text(encoding="utf-8"))["collection"])
+        name = collection_of(directory)
+        if name is not None:
             with reaching(connection.uri):
                 client(connection).drop_collection(name)
 

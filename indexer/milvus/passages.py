@@ -123,9 +123,13 @@ class MilvusStore:
         self._collection = collection
         self._docs = documents
         self._by_id = {str(d["doc_id"]): d for d in documents}
-        counts = np.array([int(str(d["n_passages"])) for d in documents], dtype=np.int64)
-        self._first = dict(zip(self._by_id, np.r_[0, np.cumsum(counts)[:-1]].tolist(), strict=True))
-        self._rows = int(counts.sum())
+        counts = [int(str(d["n_passages"])) for d in documents]
+        starts = np.r_[0, np.cumsum(counts)].tolist()
+        #: each document's rows: range(first, first + its passages)
+        self._span = {
+            doc_id: range(starts[i], starts[i + 1]) for i, doc_id in enumerate(self._by_id)
+        }
+        self._rows = int(starts[-1])
 
     def _query(self, rows: Sequence[int] | np.ndarray) -> list[StoredPassage]:
         found = query_rows(self._milvus, self._uri, self._collection, rows, _FIELDS)
@@ -149,19 +153,13 @@ class MilvusStore:
         return int(found[0]["row"]) if found else None
 
     def neighbours(self, doc_id: str, ordinal: int, before: int, after: int) -> list[StoredPassage]:
-        doc = self._by_id.get(doc_id)
-        if doc is None:
-            return []
-        first, n = self._first[doc_id], int(str(doc["n_passages"]))
-        lo, hi = max(0, ordinal - before), min(n - 1, ordinal + after)
-        return self._query(np.arange(first + lo, first + hi + 1)) if lo <= hi else []
+        span = self._span.get(doc_id, range(0))
+        rows = span[max(0, ordinal - before) : ordinal + after + 1]
+        return self._query(rows) if rows else []
 
     def document_passages(self, doc_id: str) -> list[StoredPassage]:
-        doc = self._by_id.get(doc_id)
-        if doc is None:
-            return []
-        first = self._first[doc_id]
-        return self._query(np.arange(first, first + int(str(doc["n_passages"]))))
+        span = self._span.get(doc_id, range(0))
+        return self._query(span) if span else []
 
     def document(self, doc_id: str) -> dict[str, object] | None:
         return self._by_id.get(doc_id)
@@ -170,7 +168,7 @@ class MilvusStore:
         yield from self._docs
 
     def passage_doc_ids(self) -> list[str]:
-        return [str(d["doc_id"]) for d in self._docs for _ in range(int(str(d["n_passages"])))]
+        return [doc_id for doc_id, span in self._span.items() for _ in span]
 
     def passage_texts(self) -> Iterator[tuple[int, str]]:
         for start in range(0, self._rows, MAX_LIMIT):
