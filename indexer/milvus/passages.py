@@ -76,7 +76,7 @@ def _fill(milvus: MilvusClient, name: str, store: Store, keyword: KeywordIndex) 
     batch: list[dict[str, Any]] = []
     written = 0
     for row, (terms, scores) in enumerate(keyword.postings()):
-        batch.append({"row": row, "terms": _sparse(terms, scores)})
+        batch.append({"row": row, "terms": sparse_postings(terms, scores)})
         if len(batch) == _INSERT_CHUNK:
             written += _insert(milvus, name, store, batch)
             batch = []
@@ -100,7 +100,8 @@ def _insert(milvus: MilvusClient, name: str, store: Store, batch: list[dict[str,
     return len(batch)
 
 
-def _sparse(terms: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+def sparse_postings(terms: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    """A passage's row of the BM25 score matrix as a Milvus sparse vector."""
     keep = scores > 0
     out = dict(zip(terms[keep].tolist(), scores[keep].tolist(), strict=True))
     return out or {_NO_TERM: 1.0}
