@@ -48,6 +48,7 @@ from indexer.dense.base import reserved_memmap
 from indexer.embed import Embedder, load_embedder
 from indexer.embed.distributed import PassageEncoder, passage_encoder
 from indexer.errors import UserError
+from indexer.feedback import FeedbackWords
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
@@ -243,6 +244,7 @@ def build_index(
             and previous.corpus_fingerprint == fingerprint
             and previous.corpus_roots == report.roots
             and previous.windows > 0  # older versions did not record it, nor their backend
+            and FeedbackWords.stored(index_dir.current_path())  # nor feedback words
             and BackendSpec.from_dict(previous.dense)
             == resolve(settings.dense_backend, previous.windows)
         ):
@@ -288,10 +290,13 @@ def build_index(
             dense.save(partial)
             save_window_keys(partial, keys)
             progress.stage("finding near-duplicate passages", None, "steps")
-            dedup.save(partial, dedup.clusters([p.text for p, _ in rows]))
+            texts = [p.text for p, _ in rows]
+            dedup.save(partial, dedup.clusters(texts))
             progress.stage("keyword index", len(rows), "passages")
-            keyword = KeywordIndex.build([p.text for p, _ in rows], progress=_Increments(progress))
+            keyword = KeywordIndex.build(texts, progress=_Increments(progress))
             keyword.save(partial / "keyword")
+            progress.stage("feedback words", len(rows), "passages")
+            FeedbackWords.build(texts, keyword, _Increments(progress)).save(partial)
             _verify(partial, dense.spec.as_dict(), connection(settings), n, len(rows), len(keyword))
             Manifest(
                 version=name,
@@ -303,7 +308,7 @@ def build_index(
                 corpus_roots=report.roots,
                 corpus_fingerprint=fingerprint,
                 build_seconds=round(time.perf_counter() - started, 2),
-                dense_calibration=_calibrate(embedder, dense, [p.text for p, _ in rows]).as_dict(),
+                dense_calibration=_calibrate(embedder, dense, texts).as_dict(),
                 dense=dense.spec.as_dict(),
                 windows=len(vectors),
             ).save(partial)

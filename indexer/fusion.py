@@ -13,7 +13,7 @@ Every score is on an absolute [0, 1] scale, the same for every query, so
   "how good").
 - hybrid: ``w * keyword + (1 - w) * dense`` with ``w = keyword_weight``; its
   keyword side also counts the weighted feedback words of the best dense
-  matches (:meth:`indexer.keyword.KeywordIndex.feedback_terms`), and its
+  matches (:mod:`indexer.feedback`), and its
   bound includes them, so it stays in [0, 1].
 
 Both retrievers nominate candidates; every candidate is then scored by both,

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -56,6 +55,7 @@ import numpy as np
 from indexer.textnorm import normalize_for_match
 
 __all__ = [
+    "HAN_CHARS",
     "STOP_WORDS",
     "TOKENIZER",
     "Feedback",
@@ -64,6 +64,7 @@ __all__ = [
     "KeywordSearch",
     "TermStats",
     "tokenize",
+    "words",
 ]
 
 #: Extra keyword terms and their weights, added to a query's own terms (which weigh 1).
@@ -95,17 +96,11 @@ TOKENIZER: dict[str, object] = {
     "stop_words": sorted(STOP_WORDS),
 }
 
-_HAN = "\u3007\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
-_HAN_WORD = re.compile(rf"[{_HAN}]{{2,}}$")
-_TOKEN_RE = re.compile(rf"([{_HAN}]+)|([a-z0-9]+(?:\.[0-9]+)*)")
+HAN_CHARS = "\u3007\u3400-\u4dbf\u4e00-\u9fff\U00020000-\U0003134f"
+_TOKEN_RE = re.compile(rf"([{HAN_CHARS}]+)|([a-z0-9]+(?:\.[0-9]+)*)")
 _CN_DIGITS = "〇零一二三四五六七八九"
 _CN_YEAR_RE = re.compile(rf"(?<![{_CN_DIGITS}])[一二][{_CN_DIGITS}]{{3}}(?![{_CN_DIGITS}])")
 _CN_DIGIT_TABLE = str.maketrans(_CN_DIGITS, "00123456789")
-#: counts and ordinals (一次, 一个, 第七个, 十二亿): facts of one passage, not vocabulary
-_COUNT_WORD = re.compile(r"第?[〇零一二三四五六七八九十百千万亿两几多]")
-#: a word in more passages than this share says nothing about a topic (中心, 企业, 实现);
-#: dev set, hybrid nDCG@10 with the cap at 3 / 5 / 10 / no cap: 0.761 / 0.763 / 0.760 / 0.760
-FEEDBACK_MAX_SHARE = 0.05
 
 _META_FILE = "keyword.json"
 _TERM_MAX_FILE = "term_max.npy"
@@ -147,11 +142,11 @@ def tokenize(text: str, *, query: bool = False) -> list[str]:
     Query terms are de-duplicated (a repeated word does not weigh more); passage
     terms keep their repetitions, which are BM25's term frequencies.
     """
-    out = _words(text, precise=query)
+    out = words(text, precise=query)
     return list(dict.fromkeys(out)) if query else out
 
 
-def _words(text: str, *, precise: bool) -> list[str]:
+def words(text: str, *, precise: bool) -> list[str]:
     """Terms of ``text`` in order, with repetitions, from the precise or the search segmenter."""
     precise_cut, search_cut = _load_segmenters()
     segment = precise_cut if precise else search_cut
@@ -210,17 +205,12 @@ class KeywordSearch(Protocol):
 
     def max_score(self, query: str, feedback: Feedback | None = None) -> float: ...
 
-    def feedback_terms(
-        self, texts: Sequence[str], query: str, n_terms: int, weight: float
-    ) -> dict[str, float]: ...
-
 
 class TermStats:
     """Vocabulary, document frequencies and per-term maxima: scoring a query without postings.
 
     Shared by the local index and by indexes whose postings live elsewhere
-    (Milvus sparse vectors), so both weigh queries, bound scores and pick
-    feedback words the same way.
+    (Milvus sparse vectors), so both weigh queries and bound scores the same way.
     """
 
     def __init__(
@@ -255,44 +245,6 @@ class TermStats:
         near 0.4. 0.0 when no term is indexed.
         """
         return sum(w * float(self.term_max[tid]) for tid, w in self.weights(query, feedback))
-
-    def feedback_terms(
-        self, texts: Sequence[str], query: str, n_terms: int, weight: float
-    ) -> dict[str, float]:
-        """Words that characterise ``texts`` and are not in ``query``, weights summing to ``weight``.
-
-        Pseudo-relevance feedback: ``texts`` are the query's best semantic
-        matches, and their distinctive words are how the corpus names what a
-        paraphrase describes (for 农民种地不再向国家交公粮 the dense top 5 give
-        农业税 and 交税, which the query never says). A word scores by its share
-        of each passage's words, summed over ``texts``, times its idf. Only Chinese
-        words of two or more characters from the precise segmenter count: whole
-        words, not search-mode fragments, single characters (之, 要) or numbers
-        and Latin tokens (``2007``, the ``m`` of ``1+M+N``), which are function
-        words or facts of one passage rather than vocabulary.
-        Words found in a single passage of the index are skipped, as they can
-        only find the passage they came from; so are counts (一次, 第七个) and words
-        in more than :data:`FEEDBACK_MAX_SHARE` of the passages (中心, 企业).
-        """
-        if n_terms < 1 or weight <= 0 or not texts:
-            return {}
-        own = set(self.query_terms(query))
-        mass: dict[str, float] = {}
-        for text in texts:
-            words = [
-                w for w in _words(text, precise=True) if w in self.vocab and _HAN_WORD.match(w)
-            ]
-            for w in words:
-                mass[w] = mass.get(w, 0.0) + 1.0 / len(words)
-        n = self._n
-        scored = []
-        for w, m in mass.items():
-            df = int(self.df[self.vocab[w]])
-            if w not in own and 2 <= df <= FEEDBACK_MAX_SHARE * n and not _COUNT_WORD.match(w):
-                scored.append((m * math.log((n + 1) / (df + 0.5)), w))
-        top = sorted(scored, key=lambda x: (-x[0], x[1]))[:n_terms]
-        total = sum(v for v, _ in top)
-        return {w: weight * v / total for v, w in top} if total > 0 else {}
 
 
 class KeywordIndex(TermStats):

@@ -8,6 +8,7 @@ CLI call only this module.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ import numpy as np
 from indexer import dedup
 from indexer.dense import BackendUnavailable, connection, load_backend
 from indexer.errors import UserError
+from indexer.feedback import FeedbackWords
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch
@@ -43,6 +45,8 @@ from indexer.store import PassageStore, Store, StoredPassage
 if TYPE_CHECKING:
     from indexer.dense import DenseBackend
     from indexer.embed import Embedder
+
+log = logging.getLogger(__name__)
 
 
 class QueryError(UserError, ValueError):
@@ -130,6 +134,13 @@ class Searcher:
         if found is None:  # a version from before clusters were stored
             found = dedup.clusters([t for _, t in self.store.passage_texts()])
         self._clusters = found
+        self._feedback_words = FeedbackWords.load(version_dir)
+        if self._feedback_words is None and settings.feedback_passages:
+            log.warning(
+                "version %s was built before feedback words were stored: hybrid search runs "
+                "without them until the next `govspeech index`",
+                self.version,
+            )
         self._docs = [_document_info(d) for d in self.store.documents()]
         self._doc_by_id = {d.doc_id: d for d in self._docs}
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
@@ -337,12 +348,11 @@ class Searcher:
         10 passages bring in off-topic words (0.741-0.750).
         """
         n = self.settings.feedback_passages
-        if n == 0 or dense_rows.size == 0:
+        if n == 0 or self._feedback_words is None:
             return {}
-        best = self.store.passages_by_rows(dense_rows[:n].tolist())
-        return self.keyword.feedback_terms(
-            [p.text for p in best.values()],
-            query,
+        return self._feedback_words.terms(
+            dense_rows[:n].tolist(),
+            set(self.keyword.query_terms(query)),
             self.settings.feedback_terms,
             self.settings.feedback_weight,
         )

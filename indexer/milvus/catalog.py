@@ -34,6 +34,7 @@ import numpy as np
 
 from indexer.dense import connection
 from indexer.dense.base import OWNER_FILE, VECTORS_FILE, BackendUnavailable
+from indexer.feedback import FILES as FEEDBACK_FILES
 from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
 from indexer.milvus.client import client, reaching
 from indexer.milvus.dense import POINTER_FILE, collection_of
@@ -65,6 +66,7 @@ META_FILES = (
     "keyword/params.index.json",
     "keyword/vocab.index.json",
     "keyword/term_max.npy",
+    *FEEDBACK_FILES,
 )
 #: Generated for the meta collection: the store's documents and the terms' document counts.
 DOCUMENTS_FILE = "documents.json"

@@ -15,6 +15,7 @@ import pytest
 from indexer.build import BuildError, build_index
 from indexer.cache import load_window_keys
 from indexer.embed import Embedder, load_embedder
+from indexer.feedback import FeedbackWords
 from indexer.manifest import Manifest
 from indexer.schemas import SearchRequest
 from indexer.search import ModelMismatch, Searcher
@@ -67,6 +68,23 @@ def test_rerun_without_changes_embeds_nothing(
     assert IndexDir(settings.index_dir).versions() == [first.version], "no new version written"
     no_paths = build_index(None, settings, embedder=embedder)
     assert no_paths.no_change and no_paths.roots == [str(speech_dir.resolve())]
+
+
+def test_a_version_without_feedback_words_serves_and_is_rebuilt(
+    speech_dir: Path, settings: Settings, embedder: Embedder, caplog: pytest.LogCaptureFixture
+) -> None:
+    # versions built before feedback words were stored: hybrid runs without, the next run
+    # writes a version that has them, from cached vectors
+    first = build_index([speech_dir], settings, embedder=embedder)
+    folder = IndexDir(settings.index_dir).current_path()
+    shutil.rmtree(folder / "feedback")
+    old = Searcher(folder, embedder, settings)
+    assert "built before feedback words" in caplog.text
+    assert old.search(SearchRequest(q="成果转化", mode="hybrid")).hits
+    again = build_index([speech_dir], settings, embedder=embedder)
+    assert not again.no_change and again.version != first.version and again.embedded == 0
+    stored = FeedbackWords.load(IndexDir(settings.index_dir).current_path())
+    assert stored is not None and len(stored) == again.passages
 
 
 def test_second_run_is_refused_while_the_lock_is_held(

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.keyword import FEEDBACK_MAX_SHARE, STOP_WORDS, KeywordIndex, tokenize
+from indexer.keyword import STOP_WORDS, KeywordIndex, tokenize
 from indexer.textnorm import normalize_for_match
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
@@ -28,7 +28,7 @@ def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
-def _load_rows() -> list[Row]:
+def load_rows() -> list[Row]:
     rows: list[Row] = []
     with open(CORPUS / "national-reports" / "government_work_reports.jsonl", encoding="utf-8") as f:
         for record in map(json.loads, f):
@@ -42,7 +42,7 @@ def _load_rows() -> list[Row]:
 
 @pytest.fixture(scope="module")
 def rows() -> list[Row]:
-    return _load_rows()
+    return load_rows()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def index(rows: list[Row]) -> KeywordIndex:
     return KeywordIndex.build([r.text for r in rows])
 
 
-def _containing(rows: list[Row], phrase: str) -> np.ndarray:
+def containing(rows: list[Row], phrase: str) -> np.ndarray:
     """Rows whose normalised text contains ``phrase``: ground truth independent of tokenising."""
     return np.array([phrase in normalize_for_match(r.text) for r in rows])
 
@@ -66,14 +66,14 @@ def test_build_reports_progress(rows: list[Row]) -> None:
 def test_subword_of_policy_compound_matches(index: KeywordIndex, rows: list[Row]) -> None:
     # passages index search-mode sub-words, so 成果转化 reaches 科技成果转化
     assert index.query_terms("成果转化") == ["成果", "转化"]
-    compound = _containing(rows, "科技成果转化")
+    compound = containing(rows, "科技成果转化")
     assert compound.sum() > 10
     assert (index.scores("成果转化")[compound] > 0).all()
 
 
 @pytest.mark.parametrize("term", ["新质生产力", "专精特新", "营商环境", "冰雪经济"])
 def test_policy_terms_stay_matchable(index: KeywordIndex, rows: list[Row], term: str) -> None:
-    has_term = _containing(rows, term)
+    has_term = containing(rows, term)
     assert has_term.sum() >= 5
     assert (index.scores(term)[has_term] > 0).all()
     found = index.search(term, 5).rows
@@ -241,36 +241,6 @@ def test_rjieba_segments_like_jieba(rows: list[Row]) -> None:
     for run in runs:
         assert rjieba.cut_for_search(run, False) == jieba.lcut_for_search(run, HMM=False)
         assert rjieba.cut(run, False) == jieba.lcut(run, HMM=False)
-
-
-def test_feedback_terms_name_what_a_paraphrase_describes(
-    index: KeywordIndex, rows: list[Row]
-) -> None:
-    # the passages a dense model returns for "farmers no longer hand grain to the state"
-    # say 农业税; the query never does
-    query = "农民种地不再向国家交公粮"
-    best = [rows[i].text for i in np.flatnonzero(_containing(rows, "取消农业税"))[:5]]
-    assert len(best) == 5
-    feedback = index.feedback_terms(best, query, n_terms=10, weight=0.5)
-    assert "农业税" in feedback
-    assert 0 < len(feedback) <= 10
-    assert sum(feedback.values()) == pytest.approx(0.5)
-    assert list(feedback.values()) == sorted(feedback.values(), reverse=True)
-    assert not set(feedback) & set(index.query_terms(query)), (
-        "the query's own words are not fed back"
-    )
-    for term in feedback:
-        assert _containing(rows, term).sum() >= 2, f"{term} can find more than its own passage"
-        assert re.fullmatch(r"[\u4e00-\u9fff]{2,}", term), f"{term!r}: words, not numbers"
-        assert not re.match("第?[一二三四五六七八九十百千万亿两几多]", term), f"{term!r} is a count"
-        assert (index.scores(term) > 0).mean() <= FEEDBACK_MAX_SHARE, f"{term} is too common"
-    assert "2007" in normalize_for_match("".join(best)), "the passages do hold numbers"
-    assert index.feedback_terms(best, query, n_terms=10, weight=0.0) == {}
-    # passages full of counts and everyday words feed back neither
-    generic = ["一次会议一次检查，企业发展企业改革", "第一个一次企业中心企业中心"]
-    assert (index.scores("企业") > 0).mean() > FEEDBACK_MAX_SHARE, "企业 is common here"
-    assert not set(index.feedback_terms(generic, "会议", 10, 0.5)) & {"一次", "第一个", "企业"}
-    assert index.feedback_terms([], query, n_terms=10, weight=0.5) == {}
 
 
 def test_feedback_terms_add_their_weighted_scores(index: KeywordIndex) -> None:
