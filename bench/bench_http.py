@@ -139,7 +139,7 @@ def main() -> None:
             for q in qs[:5]:
                 client.get("/search", params={"q": q})
             for mode in args.modes.split(","):
-                print(single_client(client, qs, mode))
+                print(single_client(url, qs, mode))
         cpu0 = cpu_seconds(server.pid)
         line, answered = throughput(url, qs, args.clients, args.seconds)
         cpu = cpu_seconds(server.pid) - cpu0
@@ -150,18 +150,40 @@ def main() -> None:
         server.wait(10)
 
 
-def single_client(client: httpx.Client, qs: list[str], mode: str) -> str:
+def single_client(url: str, qs: list[str], mode: str) -> str:
     """One client asking ``qs`` one after another in ``mode``: HTTP and searcher p50/p95."""
+    conn = _connect(url)
     http_ms, took_ms = [], []
     for q in qs:
-        t0 = time.perf_counter()
-        r = client.get("/search", params={"q": q, "k": 10, "mode": mode})
-        http_ms.append((time.perf_counter() - t0) * 1000)
-        took_ms.append(float(r.raise_for_status().json()["took_ms"]))
+        ms, status, body = _search(conn, {"q": q, "k": 10, "mode": mode})
+        if status != 200:
+            sys.exit(f"{mode} search failed ({status}): {body[:200]!r}")
+        http_ms.append(ms)
+        took_ms.append(float(json.loads(body)["took_ms"]))
+    conn.close()
     return (
         f"1 client, {mode}, {len(qs)} queries: HTTP p50 {statistics.median(http_ms):.1f} ms, "
         f"p95 {percentile(http_ms, 95):.1f} ms; searcher p50 {statistics.median(took_ms):.1f} ms"
     )
+
+
+def _connect(url: str) -> http.client.HTTPConnection:
+    """A kept-alive connection by ``http.client``, not httpx: a client costing ~7 ms of CPU
+    a request would take a quarter of the two cores the service is measured on, and add
+    its own milliseconds to every latency."""
+    parts = urllib.parse.urlsplit(url)
+    return http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+
+
+def _search(
+    conn: http.client.HTTPConnection, params: dict[str, object]
+) -> tuple[float, int, bytes]:
+    """One ``GET /search``: milliseconds until the whole answer is read, status, body."""
+    t0 = time.perf_counter()
+    conn.request("GET", "/search?" + urllib.parse.urlencode(params))
+    r = conn.getresponse()
+    body = r.read()
+    return (time.perf_counter() - t0) * 1000, r.status, body
 
 
 def cpu_seconds(pid: int) -> float:
@@ -178,27 +200,21 @@ def cpu_seconds(pid: int) -> float:
 
 def throughput(url: str, qs: list[str], clients: int, seconds: float) -> tuple[str, int]:
     """``clients`` threads each asking distinct queries (a suffix per pass) for ``seconds``."""
-    host, port = urllib.parse.urlsplit(url).hostname, urllib.parse.urlsplit(url).port
     lock = threading.Lock()
     times: list[float] = []
     errors: list[str] = []
     deadline = time.perf_counter() + seconds
 
     def run(n: int) -> None:
-        # http.client, not httpx: a client costing ~7 ms of CPU a request would take a
-        # quarter of the two cores the service is measured on
-        conn = http.client.HTTPConnection(host, port, timeout=30)
+        conn = _connect(url)
         i = n
         while time.perf_counter() < deadline:
             q = qs[i % len(qs)] + "　" * (i // len(qs))  # a new query each pass
             i += clients
-            t0 = time.perf_counter()
-            conn.request("GET", "/search?" + urllib.parse.urlencode({"q": q, "k": 10}))
-            r = conn.getresponse()
-            body = r.read()
+            ms, status, body = _search(conn, {"q": q, "k": 10})
             with lock:
-                if r.status == 200:
-                    times.append((time.perf_counter() - t0) * 1000)
+                if status == 200:
+                    times.append(ms)
                 else:
                     errors.append(body.decode(errors="replace"))
         conn.close()
