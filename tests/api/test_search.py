@@ -123,3 +123,13 @@ def test_paging_stops_at_the_ranked_hits(http: httpx.Client) -> None:
     assert body["total"] <= 200 and len(body["hits"]) == max(0, min(100, body["total"] - 150))
     deep = http.get("/search", params={"q": "就业", "k": 100, "offset": 1000})
     assert deep.status_code == 422 and "offset" in deep.json()["detail"]
+
+
+def test_the_service_keeps_blas_to_the_request_thread(http: httpx.Client) -> None:
+    # concurrent searches use the cores through their own threads; BLAS helper threads
+    # spinning beside each rescoring product doubled the laws' CPU per query
+    from threadpoolctl import threadpool_info
+
+    assert http.get("/search", params={"q": "成果转化", "mode": "dense"}).status_code == 200
+    blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+    assert blas and all(p["num_threads"] == 1 for p in blas), blas
