@@ -12,19 +12,9 @@ import pytest
 
 from indexer.feedback import FEEDBACK_MAX_SHARE, FeedbackWords
 from indexer.keyword import KeywordIndex, words
-from tests.indexer.test_keyword import CORPUS, Row, containing, load_rows
+from tests.indexer.conftest import CORPUS, Row, containing
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"real corpus not at {CORPUS}")
-
-
-@pytest.fixture(scope="module")
-def rows() -> list[Row]:
-    return load_rows()
-
-
-@pytest.fixture(scope="module")
-def index(rows: list[Row]) -> KeywordIndex:
-    return KeywordIndex.build([r.text for r in rows])
 
 
 @pytest.fixture(scope="module")
