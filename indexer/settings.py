@@ -40,7 +40,12 @@ class Settings(BaseSettings):
     passage_prompt: str | None = Field(
         None, description="Prompt before passages; None = model default."
     )
-    device: str = "cpu"
+    device: str = Field(
+        "auto",
+        pattern=r"^(auto|cpu|cuda(:\d+)?)$",
+        description="Where the embedding model runs: auto (a CUDA GPU when torch sees one, "
+        "else the CPU), cpu, cuda or cuda:N. On a GPU it runs on torch in float16.",
+    )
     onnx_runtime: bool = Field(
         True,
         description="Run the embedding model on ONNX Runtime (same vectors; queries ~3x and "
@@ -53,6 +58,9 @@ class Settings(BaseSettings):
         "and must be rebuilt when it changes.",
     )
     batch_size: int = Field(32, ge=1)
+    gpu_batch_size: int = Field(
+        512, ge=1, description="Windows per batch on a GPU (length-sorted, so they pad little)."
+    )
 
     # chunking
     chunk_target_chars: int = Field(

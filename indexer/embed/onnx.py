@@ -93,13 +93,23 @@ class OnnxEncoder:
     """
 
     def __init__(
-        self, session: onnxruntime.InferenceSession, tokenizer: ExportTokenizer, info: ExportInfo
+        self,
+        graph: Path,
+        tokenizer: ExportTokenizer,
+        info: ExportInfo,
+        threads: int = 1,
     ) -> None:
         self.info = info
         self.precision: Precision = info.precision
         self.dim = info.dim
-        self._session = session
+        self.graph = graph
+        self._session = _session(graph, threads)
         self.tokenizer = tokenizer
+
+    def with_threads(self, threads: int) -> OnnxEncoder:
+        """The same export in a session of ``threads`` intra-op threads: the layout of the
+        baseline ``bench/bench_embed.py`` compares the side-by-side runs with."""
+        return OnnxEncoder(self.graph, self.tokenizer, self.info, threads)
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         """Vectors of ``texts``; several texts run side by side, one core each.
@@ -358,8 +368,7 @@ def _agreeing(folder: Path, info: ExportInfo) -> OnnxEncoder | None:
     prompts = (info.query_prompt or "", info.passage_prompt or "")
     try:
         tokenizer = ExportTokenizer(folder, prompts)
-        session = _session(folder / _GRAPH_FILES[info.precision])
-        encoder = OnnxEncoder(session, tokenizer, info)
+        encoder = OnnxEncoder(folder / _GRAPH_FILES[info.precision], tokenizer, info)
         probes = [i for i, p in enumerate(PROBES) if tokenizer.covers(p)] or range(len(PROBES))
         got = encoder([PROBES[i] for i in probes])
     except Exception as exc:  # a truncated or foreign file: export again
@@ -470,13 +479,13 @@ def _quiet(logger: str | None) -> Iterator[None]:
         target.setLevel(level)
 
 
-def _session(path: Path) -> onnxruntime.InferenceSession:
+def _session(path: Path, threads: int = 1) -> onnxruntime.InferenceSession:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3  # warnings about unused initialisers are noise here
-    options.intra_op_num_threads = 1  # parallel runs instead: see OnnxEncoder.__call__
+    options.intra_op_num_threads = threads  # 1: parallel runs instead, see OnnxEncoder.__call__
     # Idle ORT threads would otherwise spin for a while after each query, stealing
     # the cores FAISS and the rest of the search need next.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")

