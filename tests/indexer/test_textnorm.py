@@ -85,3 +85,13 @@ def test_thread_safe(reports: dict[str, list[str]]) -> None:
     with ThreadPoolExecutor(8) as pool:
         parallel = list(pool.map(normalize_for_match, texts))
     assert parallel == [normalize_for_match(t) for t in texts]
+
+
+def test_folding_looks_up_only_what_changes_and_gives_the_full_lookup() -> None:
+    # the fast path must equal str.translate through the whole table, on every BMP
+    # character (lone surrogates included) and on characters beyond it
+    from indexer.textnorm import _TABLE, _fold
+
+    every = "".join(map(chr, range(0x10000))) + "𠀀𪚥𝐀🙂\U000e0001"
+    assert _fold(every) == every.translate(_TABLE)
+    assert _fold("ＧＤＰ增长２０２５\u200b年Ⅲ") == "gdp增长2025年iii"
