@@ -33,7 +33,8 @@ __all__ = ["FEEDBACK_MAX_SHARE", "FILES", "FOLDER", "FeedbackWords"]
 FEEDBACK_MAX_SHARE = 0.05
 #: In a version folder: the candidate words, and each passage's (word, weight) pairs.
 FOLDER = "feedback"
-FILES = (f"{FOLDER}/words.json", f"{FOLDER}/indptr.npy", f"{FOLDER}/postings.npy")
+_WORDS, _INDPTR, _POSTINGS = "words.json", "indptr.npy", "postings.npy"
+FILES = tuple(f"{FOLDER}/{name}" for name in (_WORDS, _INDPTR, _POSTINGS))
 
 _HAN_WORD = re.compile(rf"[{HAN_CHARS}]{{2,}}$")
 #: counts and ordinals (一次, 一个, 第七个, 十二亿): facts of one passage, not vocabulary
@@ -106,9 +107,9 @@ class FeedbackWords:
         folder = directory / FOLDER
         folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(self._words, ensure_ascii=False)
-        (folder / "words.json").write_text(text, encoding="utf-8")
-        np.save(folder / "indptr.npy", self._indptr)
-        np.save(folder / "postings.npy", self._postings)
+        (folder / _WORDS).write_text(text, encoding="utf-8")
+        np.save(folder / _INDPTR, self._indptr)
+        np.save(folder / _POSTINGS, self._postings)
 
     @staticmethod
     def stored(directory: Path) -> bool:
@@ -122,9 +123,9 @@ class FeedbackWords:
             return None
         folder = directory / FOLDER
         return cls(
-            json.loads((folder / "words.json").read_text(encoding="utf-8")),
-            np.load(folder / "indptr.npy"),
-            np.load(folder / "postings.npy", mmap_mode="r"),
+            json.loads((folder / _WORDS).read_text(encoding="utf-8")),
+            np.load(folder / _INDPTR),
+            np.load(folder / _POSTINGS, mmap_mode="r"),
         )
 
     def terms(

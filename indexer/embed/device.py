@@ -12,7 +12,6 @@ CPU machine without asking.
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from indexer.errors import UserError
 __all__ = ["DeviceError", "choose_device", "cuda_available"]
 
 _DRIVER_FILES = ("/proc/driver/nvidia/version", "/dev/nvidiactl", "/dev/nvidia0")
-_NAMED = re.compile(r"cpu|cuda(:\d+)?")
 
 
 class DeviceError(UserError, RuntimeError):
@@ -42,13 +40,12 @@ def cuda_available() -> bool:
 def choose_device(setting: str) -> str:
     """The torch device for ``GOVSPEECH_DEVICE``: ``auto`` picks ``cuda`` when a GPU is usable.
 
-    An explicit ``cuda`` on a machine without one is an error rather than a quiet
-    CPU run: a build planned as minutes on a GPU would take hours.
+    ``Settings`` has checked its form (auto, cpu, cuda, cuda:N). An explicit ``cuda``
+    on a machine without one is an error rather than a quiet CPU run: a build
+    planned as minutes on a GPU would take hours.
     """
     if setting == "auto":
         return "cuda" if cuda_available() else "cpu"
-    if not _NAMED.fullmatch(setting):
-        raise DeviceError(f"GOVSPEECH_DEVICE={setting!r}: use auto, cpu, cuda or cuda:N")
     if setting.startswith("cuda") and not cuda_available():
         raise DeviceError(
             f"GOVSPEECH_DEVICE={setting}: torch sees no CUDA GPU on this machine (no NVIDIA "
