@@ -339,7 +339,7 @@ def index(
             f"[bold green]index version {report.version}[/] in {where} "
             f"({'full build: ' + report.full_reason if report.full else 'incremental'})\n"
             f"documents: {report.documents} ({report.added} added, {report.changed} changed, "
-            f"{report.deleted} removed, {report.unchanged} unchanged, {len(report.failed)} failed)\n"
+            f"{report.deleted} removed, {report.unchanged} unchanged, {len(report.failed)} skipped)\n"
             f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused) "
             f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s",
             highlight=False,

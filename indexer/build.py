@@ -259,7 +259,7 @@ def build_index(
         rows = [(p, d) for d, ps in chunked for p in ps]
         report.passages = len(rows)
         log.info(
-            "read %d documents (%d added, %d changed, %d deleted, %d failed), cut %d passages",
+            "read %d documents (%d added, %d changed, %d deleted, %d files skipped), cut %d passages",
             report.documents,
             report.added,
             report.changed,

@@ -88,8 +88,9 @@ class Settings(BaseSettings):
 
     dense_backend: str = Field(
         "auto",
-        description="How window vectors are searched: auto (exact up to 60,000 windows, IVF over "
-        "product codes with exact rescoring above), flat, hnsw, hnsw-sq8, ivf-sq8, ivf-pq, or "
+        description="How window vectors are searched: auto (exact up to 20,000 windows, an HNSW "
+        "graph up to 150,000, IVF over fast-scan product codes with exact rescoring above), flat, "
+        "hnsw, hnsw-sq8, ivf-sq8, ivf-pq, ivf-pqfs, or "
         "faiss:<index factory string>[;nprobe=N|efSearch=N]. Read when an index is built; "
         "a version is always searched with the backend that built it.",
     )
