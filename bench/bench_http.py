@@ -6,15 +6,19 @@ queries and section headings, each asked once per pass, so no cache answers):
 single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``
 (per mode with ``--modes``);
 then throughput with ``--clients`` concurrent clients (queries/s, errors,
-p50/p95); and the service's resident memory after the runs, per passage.
+p50/p95); and the service's memory after the runs. With ``--baseline`` (an
+index of a few passages) it serves that too, asks it the same queries, and
+prints the index's own memory per passage: the difference, divided by the
+passages beyond the baseline's.
 
     .venv/bin/python bench/bench_http.py /tmp/demo [--clients 8] [--seconds 20]
-        [--modes keyword,dense,hybrid]
+        [--modes keyword,dense,hybrid] [--baseline /tmp/sample-index]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -25,6 +29,7 @@ import sys
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -75,13 +80,17 @@ def family(pid: int) -> list[int]:
 
 
 def memory_mb(pid: int) -> dict[str, float]:
-    """VmRSS and its parts (anonymous: heap, arrays; file-backed: mapped files, reclaimable),
-    summed over the service's processes."""
-    fields = ("VmRSS", "RssAnon", "RssFile")
+    """Proportional set size and its parts, summed over the service's processes.
+
+    PSS splits a page shared by several processes between them, so the workers'
+    one copy of a mapped file counts once (RSS counted it once per worker).
+    Anonymous: heap and arrays; file: mapped files, which the kernel can take back.
+    """
+    fields = ("Pss", "Pss_Anon", "Pss_File")
     out = dict.fromkeys(fields, 0.0)
     for p in family(pid):
         try:
-            lines = Path(f"/proc/{p}/status").read_text().splitlines()
+            lines = Path(f"/proc/{p}/smaps_rollup").read_text().splitlines()
         except OSError:
             continue
         for line in lines:
@@ -91,27 +100,27 @@ def memory_mb(pid: int) -> dict[str, float]:
     return out
 
 
-def memory(pid: int, passages: int) -> str:
-    m = memory_mb(pid)
-    per = {k: v * 2**20 / passages for k, v in m.items()}
+def memory(m: dict[str, float]) -> str:
     return (
-        f"RSS {m['VmRSS']:.0f} MB = {m['RssAnon']:.0f} MB anonymous + {m['RssFile']:.0f} MB "
-        f"mapped files; per passage {per['VmRSS']:,.0f} B ({per['RssAnon']:,.0f} B anonymous)"
+        f"PSS {m['Pss']:.0f} MB = {m['Pss_Anon']:.0f} MB anonymous + {m['Pss_File']:.0f} MB files"
     )
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("index_dir", type=Path)
-    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
-    ap.add_argument("--queries", type=int, default=100)
-    ap.add_argument("--clients", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=20.0)
-    ap.add_argument("--modes", default="hybrid", help="e.g. keyword,dense,hybrid")
-    args = ap.parse_args()
+def per_passage(m: dict[str, float], base: dict[str, float], passages: int, fewer: int) -> str:
+    """What each passage of the index adds to the service: the memory beyond the same service
+    over a few passages (model, runtime, libraries), divided by the passages beyond them."""
+    extra = {k: (m[k] - base[k]) * 2**20 / max(passages - fewer, 1) for k in m}
+    return (
+        f"the index's share: {extra['Pss']:,.0f} B per passage ({extra['Pss_Anon']:,.0f} B "
+        f"anonymous + {extra['Pss_File']:,.0f} B files), beyond a service over {fewer:,} passages"
+    )
 
+
+@contextlib.contextmanager
+def service(index_dir: Path) -> Iterator[tuple[str, int, float]]:
+    """``govspeech serve`` over ``index_dir`` on a free port: its URL, pid, seconds to ready."""
     port = free_port()
-    env = {**os.environ, "GOVSPEECH_INDEX_DIR": str(args.index_dir)}
+    env = {**os.environ, "GOVSPEECH_INDEX_DIR": str(index_dir)}
     command = [sys.executable, "-c", "from govspeech.cli import main; main()", "serve"]
     server = subprocess.Popen(
         [*command, "--host", "127.0.0.1", "--port", str(port)],
@@ -129,25 +138,57 @@ def main() -> None:
             except httpx.TransportError:
                 pass
             if server.poll() is not None or time.perf_counter() - started > 120:
-                sys.exit("the service did not become ready")
+                sys.exit(f"the service over {index_dir} did not become ready")
             time.sleep(0.2)
-        ready_s = time.perf_counter() - started
-        with httpx.Client(base_url=url, timeout=30) as client:
-            qs = queries(client, args.eval, args.queries)
-            passages = int(client.get("/stats").json()["passages"])
-            print(f"ready after {ready_s:.1f} s; {memory(server.pid, passages)}")
-            for q in qs[:5]:
-                client.get("/search", params={"q": q})
-            for mode in args.modes.split(","):
-                print(single_client(url, qs, mode))
-        cpu0 = cpu_seconds(server.pid)
-        line, answered = throughput(url, qs, args.clients, args.seconds)
-        cpu = cpu_seconds(server.pid) - cpu0
-        print(f"{line}; service CPU {cpu / max(answered, 1) * 1000:.1f} ms per query")
-        print(f"after the runs: {memory(server.pid, passages)}")
+        yield url, server.pid, time.perf_counter() - started
     finally:
         server.terminate()
         server.wait(10)
+
+
+def passage_count(url: str) -> int:
+    return int(httpx.get(f"{url}/stats").json()["passages"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("index_dir", type=Path)
+    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
+    ap.add_argument("--queries", type=int, default=100)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=20.0)
+    ap.add_argument("--modes", default="hybrid", help="e.g. keyword,dense,hybrid")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="an index of a few passages: the service over it is what every index costs, "
+        "so the difference is the index's own memory per passage",
+    )
+    args = ap.parse_args()
+
+    with service(args.index_dir) as (url, pid, ready_s):
+        with httpx.Client(base_url=url, timeout=30) as client:
+            qs = queries(client, args.eval, args.queries)
+            for q in qs[:5]:
+                client.get("/search", params={"q": q})
+        passages = passage_count(url)
+        print(f"ready after {ready_s:.1f} s; {memory(memory_mb(pid))}")
+        for mode in args.modes.split(","):
+            print(single_client(url, qs, mode))
+        cpu0 = cpu_seconds(pid)
+        line, answered = throughput(url, qs, args.clients, args.seconds)
+        cpu = cpu_seconds(pid) - cpu0
+        print(f"{line}; service CPU {cpu / max(answered, 1) * 1000:.1f} ms per query")
+        after = memory_mb(pid)
+        print(f"after the runs: {memory(after)}")
+    if args.baseline is not None:
+        with service(args.baseline) as (url, pid, _):
+            for mode in args.modes.split(","):  # touch what the same queries touch there
+                single_client(url, qs, mode)
+            throughput(url, qs, args.clients, args.seconds)
+            base, fewer = memory_mb(pid), passage_count(url)
+        print(f"baseline {args.baseline}: {memory(base)}")
+        print(per_passage(after, base, passages, fewer))
 
 
 def single_client(url: str, qs: list[str], mode: str) -> str:
