@@ -303,7 +303,7 @@ class Searcher:
             found = self.keyword.search(query, depth, mask)
             kw = self._keyword_norm(query, found.scores)
             return Ranked(found.rows, kw, kw, None)
-        qvec = self.embedder.encode_queries([query])[0]
+        qvec = self.embedder.encode_query(query)
         nominate = self.settings.candidate_depth
         if req.mode == "dense":
             dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
@@ -320,7 +320,7 @@ class Searcher:
     def hybrid_ranking(self, query: str, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
         taken from the best dense matches inside ``mask``."""
-        qvec = self.embedder.encode_queries([query])[0]
+        qvec = self.embedder.encode_query(query)
         _, feedback, bm25 = self._hybrid_inputs(query, qvec, mask, 0)
         return self._fuse(query, qvec, rows, bm25, feedback)
 

@@ -361,6 +361,28 @@ def test_default_embedder_interface(embedder: Embedder, settings: Settings) -> N
     assert again.fingerprint() == embedder.fingerprint()
 
 
+def test_query_vectors_are_remembered_read_only_and_forgotten_oldest_first(
+    embedder: Embedder,
+) -> None:
+    texts = ["成果转化 措施", "科技創新", "营商环境"]
+    first = embedder.encode_query(texts[0])
+    assert np.array_equal(first, embedder.encode_queries([texts[0]])[0])
+    assert embedder.encode_query(texts[0]) is first, "a repeated query must not be encoded again"
+    with pytest.raises(ValueError):
+        first[0] = 0.0  # shared between requests: nobody may change it
+    size = embedder.query_memory
+    try:
+        embedder.query_memory = 2
+        second = embedder.encode_query(texts[1])
+        embedder.encode_query(texts[0])  # asked again: now the most recent
+        embedder.encode_query(texts[2])  # forgets texts[1], the least recently asked
+        assert embedder.encode_query(texts[0]) is first
+        again = embedder.encode_query(texts[1])
+        assert again is not second and np.array_equal(again, second)
+    finally:
+        embedder.query_memory = size
+
+
 def test_encode_passages_order_progress_and_shape(embedder: Embedder) -> None:
     texts = [
         "短",
