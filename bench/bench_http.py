@@ -4,7 +4,7 @@ Starts the service on a free loopback port over an existing index, waits until
 it is ready, then prints, for hybrid searches of distinct queries (the dev
 queries and section headings, each asked once per pass, so no cache answers):
 single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``
-(per mode with ``--modes``);
+(per mode with ``--modes``), and of the later pages of a query;
 then throughput with ``--clients`` concurrent clients (queries/s, errors,
 p50/p95); and the service's memory after the runs. With ``--baseline`` (an
 index of a few passages) it serves that too, asks it the same queries, and
@@ -169,26 +169,43 @@ def main() -> None:
     with service(args.index_dir) as (url, pid, ready_s):
         with httpx.Client(base_url=url, timeout=30) as client:
             qs = queries(client, args.eval, args.queries)
-            for q in qs[:5]:
-                client.get("/search", params={"q": q})
+            for q in qs[:5]:  # the HTTP path; the service warmed its model itself
+                client.get("/search", params={"q": q, "mode": "keyword"})
         passages = passage_count(url)
         print(f"ready after {ready_s:.1f} s; {memory(memory_mb(pid))}")
-        for mode in args.modes.split(","):
-            print(single_client(url, qs, mode))
+        modes = args.modes.split(",")
+        for n, mode in enumerate(modes):
+            print(single_client(url, [asked(q, n) for q in qs], mode))
+        print(paging(url, [asked(q, len(modes)) for q in qs[-20:]]))
         cpu0 = cpu_seconds(pid)
-        line, answered = throughput(url, qs, args.clients, args.seconds)
+        line, answered = throughput(url, qs, args.clients, args.seconds, len(modes) + 1)
         cpu = cpu_seconds(pid) - cpu0
         print(f"{line}; service CPU {cpu / max(answered, 1) * 1000:.1f} ms per query")
         after = memory_mb(pid)
         print(f"after the runs: {memory(after)}")
     if args.baseline is not None:
         with service(args.baseline) as (url, pid, _):
-            for mode in args.modes.split(","):  # touch what the same queries touch there
-                single_client(url, qs, mode)
-            throughput(url, qs, args.clients, args.seconds)
+            for n, mode in enumerate(modes):  # touch what the same queries touch there
+                single_client(url, [asked(q, n) for q in qs], mode)
+            throughput(url, qs, args.clients, args.seconds, len(modes) + 1)
             base, fewer = memory_mb(pid), passage_count(url)
         print(f"baseline {args.baseline}: {memory(base)}")
         print(per_passage(after, base, passages, fewer))
+
+
+#: Punctuation the keyword tokeniser drops: the digits that spell a query's n-th form.
+_MARKS = "。！？；，、…～·："
+
+
+def asked(q: str, n: int) -> str:
+    """The ``n``-th distinct form of ``q``: ``n`` written in punctuation after it (one or two
+    marks up to n = 99). That changes the text the model encodes, not the keywords, so a
+    query vector the service remembers never answers it."""
+    marks = ""
+    while n:
+        n, digit = divmod(n, len(_MARKS))
+        marks += _MARKS[digit]
+    return q + marks
 
 
 def single_client(url: str, qs: list[str], mode: str) -> str:
@@ -205,6 +222,25 @@ def single_client(url: str, qs: list[str], mode: str) -> str:
     return (
         f"1 client, {mode}, {len(qs)} queries: HTTP p50 {statistics.median(http_ms):.1f} ms, "
         f"p95 {percentile(http_ms, 95):.1f} ms; searcher p50 {statistics.median(took_ms):.1f} ms"
+    )
+
+
+def paging(url: str, qs: list[str], pages: int = 5) -> str:
+    """One client reading ``pages`` pages of hybrid hits for each of ``qs``: what the later
+    pages cost, whose query vector the service remembers from the first."""
+    conn = _connect(url)
+    later = []
+    for q in qs:
+        for page in range(pages):
+            ms, status, body = _search(conn, {"q": q, "k": 10, "offset": 10 * page})
+            if status != 200:
+                sys.exit(f"paging failed ({status}): {body[:200]!r}")
+            if page:
+                later.append(ms)
+    conn.close()
+    return (
+        f"1 client, hybrid, pages 2-{pages} of {len(qs)} new queries: HTTP p50 "
+        f"{statistics.median(later):.1f} ms, p95 {percentile(later, 95):.1f} ms"
     )
 
 
@@ -239,8 +275,11 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def throughput(url: str, qs: list[str], clients: int, seconds: float) -> tuple[str, int]:
-    """``clients`` threads each asking distinct queries (a suffix per pass) for ``seconds``."""
+def throughput(
+    url: str, qs: list[str], clients: int, seconds: float, first: int
+) -> tuple[str, int]:
+    """``clients`` threads each asking distinct queries for ``seconds``: pass p over ``qs``
+    asks their ``first + p``-th forms (:func:`asked`)."""
     lock = threading.Lock()
     times: list[float] = []
     errors: list[str] = []
@@ -250,7 +289,7 @@ def throughput(url: str, qs: list[str], clients: int, seconds: float) -> tuple[s
         conn = _connect(url)
         i = n
         while time.perf_counter() < deadline:
-            q = qs[i % len(qs)] + "　" * (i // len(qs))  # a new query each pass
+            q = asked(qs[i % len(qs)], first + i // len(qs))
             i += clients
             ms, status, body = _search(conn, {"q": q, "k": 10})
             with lock:
