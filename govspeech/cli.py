@@ -245,6 +245,10 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+
 @app.command()
 def index(
     paths: Annotated[
@@ -341,7 +345,21 @@ def index(
             f"documents: {report.documents} ({report.added} added, {report.changed} changed, "
             f"{report.deleted} removed, {report.unchanged} unchanged, {len(report.failed)} skipped)\n"
             f"passages: {report.passages} ({report.embedded} embedded, {report.reused} reused) "
-            f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s",
+            f"in {report.seconds:.1f} s, {report.passages_per_second:.0f} passages/s\n"
+            f"windows: {report.windows:,}"
+            + (
+                f" ({report.vectors_embedded:,} embedded in {report.embed_seconds:.0f} s, "
+                f"{report.windows_per_second:.1f} windows/s)"
+                if report.vectors_embedded
+                else ""
+            ),
+            highlight=False,
+        )
+    if report.passages:
+        console.print(
+            f"on disk: version {_size(report.version_bytes)} "
+            f"({report.version_bytes / report.passages:,.0f} B per passage), embedding cache "
+            f"{_size(report.cache_bytes)}",
             highlight=False,
         )
     for removed in report.removed[:10]:

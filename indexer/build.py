@@ -115,15 +115,31 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     no_change: bool = False
     cache_pruned: int = 0
+    #: window vectors in the version (a passage has one per sentence window)
+    windows: int = 0
+    #: the served version's folder and the embedding cache on disk, once the run is done
+    version_bytes: int = 0
+    cache_bytes: int = 0
 
     @property
     def passages_per_second(self) -> float:
         return self.passages / self.seconds if self.seconds else 0.0
 
+    @property
+    def windows_per_second(self) -> float:
+        """The embedding rate of this run's new windows."""
+        return self.vectors_embedded / self.embed_seconds if self.embed_seconds else 0.0
+
     def as_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["passages_per_second"] = round(self.passages_per_second, 1)
+        d["windows_per_second"] = round(self.windows_per_second, 1)
         return d
+
+    def measure_disk(self, version: Path, cache: Path) -> None:
+        """Record what the version and the cache (with SQLite's side files) take on disk."""
+        self.version_bytes = sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
+        self.cache_bytes = sum(f.stat().st_size for f in cache.parent.glob(cache.name + "*"))
 
 
 def chunk_config(settings: Settings) -> ChunkConfig:
@@ -250,6 +266,8 @@ def build_index(
         ):
             report.version, report.no_change = previous.version, True
             report.passages = report.reused = previous.passages
+            report.windows = previous.windows
+            report.measure_disk(index_dir.current_path(), index_dir.cache_path)
             _publish(served, index_dir.current_path())  # a run killed before its alias moved
             report.seconds = time.perf_counter() - started
             log.info("nothing changed; still serving version %s", previous.version)
@@ -324,7 +342,8 @@ def build_index(
         for old in index_dir.prune(settings.keep_versions, _releaser(settings, served)):
             log.info("removed old version %s", old)
         report.cache_pruned = _prune_cache(index_dir)
-        report.version = name
+        report.version, report.windows = name, len(vectors)
+        report.measure_disk(index_dir.versions_dir / name, index_dir.cache_path)
         report.seconds = time.perf_counter() - started
         return report
 

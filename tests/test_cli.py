@@ -71,6 +71,21 @@ def test_bad_input_is_a_clear_error(index_settings: Settings, tmp_path: Path) ->
     assert missing.exit_code == 1 and "no such file or folder" in missing.output
 
 
+def test_index_ends_with_its_figures(tmp_path: Path) -> None:
+    folder = tmp_path / "speeches"
+    folder.mkdir()
+    speech = Path(cli.__file__).parents[1] / "corpus" / "sample" / "科技成果转化推进会讲话.txt"
+    (folder / speech.name).write_bytes(speech.read_bytes())
+    command = ["index", str(folder), "--index-dir", str(tmp_path / "index")]
+    first = runner.invoke(app, command)
+    assert first.exit_code == 0, first.output
+    assert "windows/s)" in first.output and " embedded in " in first.output
+    assert "B per passage), embedding cache " in first.output
+    again = runner.invoke(app, command)
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert "on disk: version " in again.output, "a no-change run says what the index takes too"
+
+
 def test_progress_without_a_terminal_is_logged(caplog: pytest.LogCaptureFixture) -> None:
     progress = LogProgress(every=0)
     with caplog.at_level(logging.INFO, logger="govspeech.cli"):

@@ -54,6 +54,13 @@ def test_manifest_records_model_counts_and_corpus(
     assert m.model == embedder.fingerprint()
     assert m.model["dim"] == 384
     assert m.corpus_fingerprint
+    # the figures a run reports: windows, their rate, what the version and the cache take
+    assert report.windows == m.windows >= report.passages
+    assert report.vectors_embedded > 0 and report.windows_per_second > 0
+    folder = IndexDir(settings.index_dir).current_path()
+    on_disk = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+    assert report.version_bytes == on_disk > 0
+    assert report.cache_bytes >= IndexDir(settings.index_dir).cache_path.stat().st_size > 0
 
 
 def test_rerun_without_changes_embeds_nothing(
@@ -65,6 +72,7 @@ def test_rerun_without_changes_embeds_nothing(
     assert (again.unchanged, again.added, again.changed, again.deleted) == (1, 0, 0, 0)
     assert again.embedded == 0 and again.reused == first.passages
     assert again.version == first.version
+    assert (again.windows, again.version_bytes) == (first.windows, first.version_bytes)
     assert IndexDir(settings.index_dir).versions() == [first.version], "no new version written"
     no_paths = build_index(None, settings, embedder=embedder)
     assert no_paths.no_change and no_paths.roots == [str(speech_dir.resolve())]
