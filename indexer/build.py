@@ -305,10 +305,17 @@ def build_index(
                 f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps"
             )
             dense = build_backend(settings.dense_backend, vectors, owner, connection(settings))
-            dense.save(partial)
-            save_window_keys(partial, keys)
-            progress.stage("finding near-duplicate passages", None, "steps")
             texts = [p.text for p, _ in rows]
+            # while the vectors' pages are in memory anyway (building read each): its random
+            # rows, read later from a fresh map, mapped the whole file again (laws: 589 MB)
+            calibration = _calibrate(embedder, dense, texts)
+            dense.save(partial)
+            # what the keyword stages do not need leaves this process's memory: the backend
+            # now reads the saved file, where queries look
+            windows = len(vectors)
+            save_window_keys(partial, keys)
+            del vectors, keys  # laws: 544 MB of mapped pages, 34 MB of key strings
+            progress.stage("finding near-duplicate passages", None, "steps")
             dedup.save(partial, dedup.clusters(texts))
             progress.stage("keyword index", len(rows), "passages")
             keyword = KeywordIndex.build(texts, progress=_Increments(progress))
@@ -326,9 +333,9 @@ def build_index(
                 corpus_roots=report.roots,
                 corpus_fingerprint=fingerprint,
                 build_seconds=round(time.perf_counter() - started, 2),
-                dense_calibration=_calibrate(embedder, dense, texts).as_dict(),
+                dense_calibration=calibration.as_dict(),
                 dense=dense.spec.as_dict(),
-                windows=len(vectors),
+                windows=windows,
             ).save(partial)
             served.prepare(partial)
         except (OSError, sqlite3.Error, RuntimeError) as e:  # faiss reports write errors so
@@ -342,7 +349,7 @@ def build_index(
         for old in index_dir.prune(settings.keep_versions, _releaser(settings, served)):
             log.info("removed old version %s", old)
         report.cache_pruned = _prune_cache(index_dir)
-        report.version, report.windows = name, len(vectors)
+        report.version, report.windows = name, windows
         report.measure_disk(index_dir.versions_dir / name, index_dir.cache_path)
         report.seconds = time.perf_counter() - started
         return report

@@ -195,21 +195,60 @@ def reserved_memmap(path: Path, shape: tuple[int, int]) -> np.memmap:
 
     A memory map is created sparse; on a full disk, writing into it later is a
     SIGBUS that kills the process without a word. Reserving the blocks makes a
-    full disk an OSError (ENOSPC) here, which callers report.
+    full disk an OSError (ENOSPC) here, which callers report. The file is always
+    a new one: an old file at ``path`` may be a version's vectors under a second
+    name (:func:`save_vectors` links), which rewriting in place would destroy.
     """
+    path.unlink(missing_ok=True)
     out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
     with path.open("r+b") as f:
         os.posix_fallocate(f.fileno(), 0, path.stat().st_size)
     return out
 
 
-def save_vectors(directory: Path, vectors: np.ndarray) -> None:
-    """Write ``vectors`` as :data:`VECTORS_FILE`, chunk by chunk: the source may be a memory map."""
-    out = reserved_memmap(directory / VECTORS_FILE, vectors.shape)
-    for start in range(0, len(out), _COPY_CHUNK):
-        out[start : start + _COPY_CHUNK] = vectors[start : start + _COPY_CHUNK]
-    out.flush()
-    del out
+def save_vectors(directory: Path, vectors: np.ndarray) -> np.ndarray:
+    """Write ``vectors`` as :data:`VECTORS_FILE`; returns the saved file, mapped afresh.
+
+    When ``vectors`` is a whole ``.npy`` file mapped (a build's scratch file, another
+    version's vectors) on the same file system, the file is linked, not copied: no second
+    copy on disk or in memory (a copy's written pages were 544 MB of the laws build's
+    peak). Otherwise it is copied chunk by chunk. A backend then reads the fresh map, whose
+    pages join its memory only where queries look, and lets the source's go.
+    """
+    target = directory / VECTORS_FILE
+    source = _whole_file(vectors)
+    if source is None or not _linked(source, target):
+        out = reserved_memmap(target, vectors.shape)
+        for start in range(0, len(out), _COPY_CHUNK):
+            out[start : start + _COPY_CHUNK] = vectors[start : start + _COPY_CHUNK]
+        out.flush()
+        del out
+    return np.load(target, mmap_mode="r")
+
+
+def _linked(source: str, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        return False
+    return True
+
+
+def _whole_file(vectors: np.ndarray) -> str | None:
+    """The ``.npy`` file ``vectors`` maps in full as float32 rows, if it does."""
+    if not isinstance(vectors, np.memmap) or vectors.filename is None:
+        return None
+    try:
+        whole = np.load(vectors.filename, mmap_mode="r")
+    except (OSError, ValueError):
+        return None
+    same = (
+        whole.dtype == np.float32
+        and whole.shape == vectors.shape
+        and whole.offset == vectors.offset
+        and vectors.flags.c_contiguous
+    )
+    return str(vectors.filename) if same else None
 
 
 def load_vectors(directory: Path) -> np.ndarray | None:

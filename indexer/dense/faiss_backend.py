@@ -145,7 +145,7 @@ class FaissBackend:
         faiss.write_index(self._index, str(directory / FILE_NAME))
         np.save(directory / OWNER_FILE, self._windows.owner)
         if self._vectors is not None:
-            save_vectors(directory, self._vectors)
+            self._vectors = save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
         return self._windows.passages

@@ -166,7 +166,7 @@ class MilvusBackend:
         text = json.dumps({"collection": self._collection})
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
         np.save(directory / OWNER_FILE, self._windows.owner)
-        save_vectors(directory, self._vectors)
+        self._vectors = save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
         return self._windows.passages

@@ -27,7 +27,7 @@ from indexer.dense import (
     load_backend,
     resolve,
 )
-from indexer.dense.base import OWNER_FILE
+from indexer.dense.base import OWNER_FILE, VECTORS_FILE, reserved_memmap, save_vectors
 from indexer.embed import Embedder
 from indexer.manifest import Manifest
 from indexer.schemas import Filters, SearchRequest
@@ -221,3 +221,27 @@ def _name(backend: DenseBackend) -> str:
     if index.endswith("x4fs"):
         return "ivf-pqfs"
     return "ivf-sq8" if index.endswith("SQ8") else "ivf-pq" if ",PQ" in index else index
+
+
+def test_saved_vectors_link_a_whole_mapped_file_and_survive_its_next_use(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((300, 8)).astype(np.float32)
+    scratch = reserved_memmap(tmp_path / "scratch.npy", data.shape)
+    scratch[:] = data
+    scratch.flush()
+    (tmp_path / "v1").mkdir()
+    saved = save_vectors(tmp_path / "v1", scratch)
+    linked = tmp_path / "v1" / VECTORS_FILE
+    assert linked.stat().st_ino == (tmp_path / "scratch.npy").stat().st_ino, "linked, not copied"
+    assert np.array_equal(saved, data) and not saved.flags.writeable
+    # the next build's scratch at the same path is a new file: the version keeps its vectors
+    again = reserved_memmap(tmp_path / "scratch.npy", (10, 8))
+    again[:] = 0
+    again.flush()
+    assert np.array_equal(np.load(linked), data)
+    # part of a map, or vectors in memory, are copied
+    for i, source in enumerate((scratch[:100], data)):
+        (tmp_path / f"c{i}").mkdir()
+        copy = save_vectors(tmp_path / f"c{i}", source)
+        assert (tmp_path / f"c{i}" / VECTORS_FILE).stat().st_ino != linked.stat().st_ino
+        assert np.array_equal(copy, data[: len(source)])
