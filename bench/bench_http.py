@@ -6,13 +6,10 @@ queries and section headings, each asked once per pass, so no cache answers):
 single-client latency p50/p95 over HTTP and the searcher's own ``took_ms``
 (per mode with ``--modes``), and of the later pages of a query;
 then throughput with ``--clients`` concurrent clients (queries/s, errors,
-p50/p95); and the service's memory after the runs. With ``--baseline`` (an
-index of a few passages) it serves that too, asks it the same queries, and
-prints the index's own memory per passage: the difference, divided by the
-passages beyond the baseline's.
+p50/p95); and the service's memory (PSS) at ready and after the runs.
 
     .venv/bin/python bench/bench_http.py /tmp/demo [--clients 8] [--seconds 20]
-        [--modes keyword,dense,hybrid] [--baseline /tmp/sample-index]
+        [--modes keyword,dense,hybrid]
 """
 
 from __future__ import annotations
@@ -106,16 +103,6 @@ def memory(m: dict[str, float]) -> str:
     )
 
 
-def per_passage(m: dict[str, float], base: dict[str, float], passages: int, fewer: int) -> str:
-    """What each passage of the index adds to the service: the memory beyond the same service
-    over a few passages (model, runtime, libraries), divided by the passages beyond them."""
-    extra = {k: (m[k] - base[k]) * 2**20 / max(passages - fewer, 1) for k in m}
-    return (
-        f"the index's share: {extra['Pss']:,.0f} B per passage ({extra['Pss_Anon']:,.0f} B "
-        f"anonymous + {extra['Pss_File']:,.0f} B files), beyond a service over {fewer:,} passages"
-    )
-
-
 @contextlib.contextmanager
 def service(index_dir: Path) -> Iterator[tuple[str, int, float]]:
     """``govspeech serve`` over ``index_dir`` on a free port: its URL, pid, seconds to ready."""
@@ -146,10 +133,6 @@ def service(index_dir: Path) -> Iterator[tuple[str, int, float]]:
         server.wait(10)
 
 
-def passage_count(url: str) -> int:
-    return int(httpx.get(f"{url}/stats").json()["passages"])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("index_dir", type=Path)
@@ -158,12 +141,6 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--modes", default="hybrid", help="e.g. keyword,dense,hybrid")
-    ap.add_argument(
-        "--baseline",
-        type=Path,
-        help="an index of a few passages: the service over it is what every index costs, "
-        "so the difference is the index's own memory per passage",
-    )
     args = ap.parse_args()
 
     with service(args.index_dir) as (url, pid, ready_s):
@@ -171,7 +148,6 @@ def main() -> None:
             qs = queries(client, args.eval, args.queries)
             for q in qs[:5]:  # the HTTP path; the service warmed its model itself
                 client.get("/search", params={"q": q, "mode": "keyword"})
-        passages = passage_count(url)
         print(f"ready after {ready_s:.1f} s; {memory(memory_mb(pid))}")
         modes = args.modes.split(",")
         for n, mode in enumerate(modes):
@@ -181,16 +157,7 @@ def main() -> None:
         line, answered = throughput(url, qs, args.clients, args.seconds, len(modes) + 1)
         cpu = cpu_seconds(pid) - cpu0
         print(f"{line}; service CPU {cpu / max(answered, 1) * 1000:.1f} ms per query")
-        after = memory_mb(pid)
-        print(f"after the runs: {memory(after)}")
-    if args.baseline is not None:
-        with service(args.baseline) as (url, pid, _):
-            for n, mode in enumerate(modes):  # touch what the same queries touch there
-                single_client(url, [asked(q, n) for q in qs], mode)
-            throughput(url, qs, args.clients, args.seconds, len(modes) + 1)
-            base, fewer = memory_mb(pid), passage_count(url)
-        print(f"baseline {args.baseline}: {memory(base)}")
-        print(per_passage(after, base, passages, fewer))
+        print(f"after the runs: {memory(memory_mb(pid))}")
 
 
 #: Punctuation the keyword tokeniser drops: the digits that spell a query's n-th form.
