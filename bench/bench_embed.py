@@ -78,15 +78,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = Settings(_env_file=None, index_dir=Path(tmp) / "index")
         report = build_index(sample, index, embedder=embedder)
-        version = Path(tmp) / "index" / "versions" / str(report.version)
-        on_disk = sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
-        cache = (Path(tmp) / "index" / "embeddings.sqlite").stat().st_size
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"build: {report.passages:,} passages in {report.seconds:.1f} s "
             f"({report.passages / report.seconds:.1f} passages/s end to end); peak RSS "
-            f"{peak:,.0f} MB; version {on_disk / report.passages:,.0f} B per passage, "
-            f"embedding cache {cache / report.passages:,.0f} B per passage"
+            f"{peak:,.0f} MB; version {report.version_bytes / report.passages:,.0f} B per passage, "
+            f"embedding cache {report.cache_bytes / report.passages:,.0f} B per passage"
         )
     if args.eval_index is not None:
         _score(args.eval, args.eval_index, settings)

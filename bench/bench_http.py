@@ -32,6 +32,8 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Punctuation the keyword tokeniser drops: the digits that spell a query's n-th form.
+_MARKS = "。！？；，、…～·："
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -158,10 +160,6 @@ def main() -> None:
         cpu = cpu_seconds(pid) - cpu0
         print(f"{line}; service CPU {cpu / max(answered, 1) * 1000:.1f} ms per query")
         print(f"after the runs: {memory(memory_mb(pid))}")
-
-
-#: Punctuation the keyword tokeniser drops: the digits that spell a query's n-th form.
-_MARKS = "。！？；，、…～·："
 
 
 def asked(q: str, n: int) -> str:

@@ -32,7 +32,6 @@ from indexer.embed import load_embedder  # noqa: E402
 from indexer.live import LiveIndex  # noqa: E402
 from indexer.schemas import SearchRequest  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
-from indexer.versions import IndexDir  # noqa: E402
 from tests.conftest import LiveServer  # noqa: E402
 
 DEMO = ("national-reports", "provincial-2026", "scraped-speech")
@@ -50,10 +49,6 @@ def queries(eval_file: Path, searcher_sections: list[str], n: int = 100) -> list
     pool = sorted({s.split(" > ")[-1][:20] for s in searcher_sections if s})
     rng.shuffle(pool)
     return (qs + pool)[:n]
-
-
-def dir_size(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def measure_latency(settings: Settings, embedder: object, eval_file: Path) -> str:
@@ -121,7 +116,6 @@ def main() -> None:
     t0 = time.perf_counter()
     report = build_index([corpus], settings, embedder=embedder, full=True)
     build_s = time.perf_counter() - t0
-    version_dir = IndexDir(settings.index_dir).current_path()
 
     live = LiveIndex(settings, embedder)
     searcher = live.get()
@@ -200,8 +194,8 @@ def main() -> None:
     )
     print(f"peak memory (RSS)         {peak_mb:.0f} MB")
     print(
-        f"index size on disk        {dir_size(version_dir) / 1e6:.1f} MB "
-        f"(+ embedding cache {IndexDir(settings.index_dir).cache_path.stat().st_size / 1e6:.1f} MB)"
+        f"index size on disk        {report.version_bytes / 1e6:.1f} MB "
+        f"(+ embedding cache {report.cache_bytes / 1e6:.1f} MB)"
     )
     print(latency)
     shutil.rmtree(work, ignore_errors=True)

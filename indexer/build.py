@@ -300,10 +300,9 @@ def build_index(
         try:
             progress.stage("writing index", None, "steps")
             n = write_store(partial / "store.sqlite", chunked)
-            spec = resolve(settings.dense_backend, len(vectors))
-            progress.stage(
-                f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps"
-            )
+            windows = len(vectors)
+            spec = resolve(settings.dense_backend, windows)
+            progress.stage(f"dense index ({spec.describe()}, {windows:,} windows)", None, "steps")
             dense = build_backend(settings.dense_backend, vectors, owner, connection(settings))
             texts = [p.text for p, _ in rows]
             # while the vectors' pages are in memory anyway (building read each): its random
@@ -312,7 +311,6 @@ def build_index(
             dense.save(partial)
             # what the keyword stages do not need leaves this process's memory: the backend
             # now reads the saved file, where queries look
-            windows = len(vectors)
             save_window_keys(partial, keys)
             del vectors, keys  # laws: 544 MB of mapped pages, 34 MB of key strings
             progress.stage("finding near-duplicate passages", None, "steps")
