@@ -87,21 +87,6 @@ def clusters(texts: Sequence[str]) -> np.ndarray:
     """For each passage, the first row of its near-duplicate cluster (itself when unique)."""
     n = len(texts)
     folded = [_fold(t) for t in texts]  # once: candidates are checked on them too
-    sketch = _sketches(folded)
-    first, second = np.triu_indices(ANCHORS, 1)
-    a, b = sketch[:, first], sketch[:, second]
-    with np.errstate(over="ignore"):
-        keys = a * _MULTIPLIER + b
-    # a passage of one gram has no pair: its one hash is its key
-    keys[:, 0] = np.where(b[:, 0] == _NONE, a[:, 0], keys[:, 0])
-    valid = (a != _NONE) & ((b != _NONE) | (np.arange(keys.shape[1]) == 0))
-    rows = np.repeat(np.arange(n), keys.shape[1]).reshape(keys.shape)[valid]
-    keys = keys[valid]
-    order = np.lexsort((rows, keys))
-    keys, rows = keys[order], rows[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    heads = np.repeat(rows[starts], np.diff(np.r_[starts, keys.size]))
-    pairs = {(int(h), int(r)) for h, r in zip(heads, rows, strict=True) if h != r}
     parent = list(range(n))
 
     def root(x: int) -> int:
@@ -118,11 +103,35 @@ def clusters(texts: Sequence[str]) -> np.ndarray:
             found = grams[row] = _grams(folded[row])
         return found
 
-    for head, row in sorted(pairs):
+    for head, row in _candidate_pairs(_sketches(folded)).tolist():
         ra, rb = root(head), root(row)
         if ra != rb and _similar(hashes(head), hashes(row)):
             parent[max(ra, rb)] = min(ra, rb)
     return np.array([root(i) for i in range(n)], dtype=np.int32)
+
+
+def _candidate_pairs(sketch: np.ndarray) -> np.ndarray:
+    """(first row, other row) of every two passages that share a pair of sketch hashes,
+    sorted, each pair once."""
+    n = len(sketch)
+    first, second = np.triu_indices(ANCHORS, 1)
+    a, b = sketch[:, first], sketch[:, second]
+    with np.errstate(over="ignore"):
+        keys = a * _MULTIPLIER + b
+    # a passage of one gram has no pair: its one hash is its key
+    keys[:, 0] = np.where(b[:, 0] == _NONE, a[:, 0], keys[:, 0])
+    valid = (a != _NONE) & ((b != _NONE) | (np.arange(keys.shape[1]) == 0))
+    del a, b
+    rows = np.repeat(np.arange(n), keys.shape[1]).reshape(keys.shape)[valid]
+    keys = keys[valid]
+    order = np.lexsort((rows, keys))
+    keys, rows = keys[order], rows[order]
+    del order
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    heads = np.repeat(rows[starts], np.diff(np.r_[starts, keys.size]))
+    other = heads != rows
+    code = np.unique(heads[other] * n + rows[other])  # sorts and drops repeats at once
+    return np.stack([code // n, code % n], axis=1)
 
 
 def save(directory: Path, cluster: np.ndarray) -> None:
