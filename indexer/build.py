@@ -44,7 +44,7 @@ from indexer.dense import (
     remove_backend,
     resolve,
 )
-from indexer.dense.base import reserved_memmap
+from indexer.dense.base import release, reserved_memmap
 from indexer.embed import Embedder, load_embedder
 from indexer.embed.distributed import PassageEncoder, passage_encoder
 from indexer.errors import UserError
@@ -300,34 +300,35 @@ def build_index(
         try:
             progress.stage("writing index", None, "steps")
             n = write_store(partial / "store.sqlite", chunked)
+            # the later stages read passage texts only; the documents and passages go
+            # (laws: ~230 MB, the share of a build's memory that grew with the corpus)
+            texts, documents, passages = [p.text for p, _ in rows], len(docs), len(rows)
+            del docs, chunked, rows
             windows = len(vectors)
             spec = resolve(settings.dense_backend, windows)
             progress.stage(f"dense index ({spec.describe()}, {windows:,} windows)", None, "steps")
             dense = build_backend(settings.dense_backend, vectors, owner, connection(settings))
-            texts = [p.text for p, _ in rows]
-            # while the vectors' pages are in memory anyway (building read each): its random
-            # rows, read later from a fresh map, mapped the whole file again (laws: 589 MB)
-            calibration = _calibrate(embedder, dense, texts)
+            calibration = _calibrate(embedder, dense, texts, vectors)
             dense.save(partial)
             # what the keyword stages do not need leaves this process's memory: the backend
             # now reads the saved file, where queries look
             save_window_keys(partial, keys)
-            del vectors, keys  # laws: 544 MB of mapped pages, 34 MB of key strings
+            del vectors, keys  # laws: 34 MB of key strings
             progress.stage("finding near-duplicate passages", None, "steps")
             dedup.save(partial, dedup.clusters(texts))
-            progress.stage("keyword index", len(rows), "passages")
+            progress.stage("keyword index", passages, "passages")
             keyword = KeywordIndex.build(texts, progress=_Increments(progress))
             keyword.save(partial / "keyword")
-            progress.stage("feedback words", len(rows), "passages")
+            progress.stage("feedback words", passages, "passages")
             FeedbackWords.build(texts, keyword, _Increments(progress)).save(partial)
-            _verify(partial, dense.spec.as_dict(), connection(settings), n, len(rows), len(keyword))
+            _verify(partial, dense.spec.as_dict(), connection(settings), n, passages, len(keyword))
             Manifest(
                 version=name,
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
                 model=embedder.fingerprint(),
                 chunking=chunking_fingerprint(settings),
-                documents=len(docs),
-                passages=len(rows),
+                documents=documents,
+                passages=passages,
                 corpus_roots=report.roots,
                 corpus_fingerprint=fingerprint,
                 build_seconds=round(time.perf_counter() - started, 2),
@@ -527,7 +528,9 @@ def _embed(
                 f"could not write the new version ({_os_reason(e)}); the vectors embedded are "
                 "kept in the cache for the next run, and the served version is unchanged"
             ) from e
-        cache.read_into(model, keys, vectors)
+        for rows, found in cache.in_key_order(model, keys, embedder.dim):
+            vectors[rows] = found
+            release(vectors)  # written pages go to the file, not this process's memory
         vectors.flush()
     finally:
         cache.close()
@@ -536,24 +539,36 @@ def _embed(
 
 #: Passages each calibration pseudo-query is scored against (all of a smaller corpus).
 CALIBRATION_PASSAGES = 20_000
+_CALIBRATION_PART = 200
 _CLAUSE = re.compile(r"[，。；：、！？,;:]")
 
 
-def _calibrate(embedder: Embedder, dense: DenseBackend, texts: list[str]) -> DenseCalibration:
+def _calibrate(
+    embedder: Embedder, dense: DenseBackend, texts: list[str], vectors: np.ndarray
+) -> DenseCalibration:
     """Measure where this model's cosines sit on this corpus.
 
     Pseudo-queries are the opening clauses of a fixed sample of passages: short,
     topical, with a known good answer in the index, like real queries. They are
     scored against their own passages and a fixed sample of others
     (``CALIBRATION_PASSAGES``): typical and best cosines of a large corpus are
-    read well from a sample, and memory then does not grow with it.
+    read well from a sample, and memory then does not grow with it. Scored a
+    part at a time, with the pages of ``vectors`` (which ``dense`` reads) let go
+    after each (:func:`~indexer.dense.base.gather` says why): 20,000 random
+    passages at once mapped nearly the whole laws file (589 MB).
     """
     rng = random.Random(0)
     sources = rng.sample(range(len(texts)), min(200, len(texts)))
-    queries = [_CLAUSE.split(texts[i])[0][:24] or texts[i][:24] for i in sources]
+    queries = embedder.encode_queries(
+        [_CLAUSE.split(texts[i])[0][:24] or texts[i][:24] for i in sources]
+    )
     others = rng.sample(range(len(texts)), min(CALIBRATION_PASSAGES, len(texts)))
     rows = np.array(sorted(set(sources) | set(others)), dtype=np.int64)
-    return DenseCalibration.measure(dense.similarity(embedder.encode_queries(queries), rows))
+    scores = []
+    for part in np.array_split(rows, max(1, -(-len(rows) // _CALIBRATION_PART))):
+        scores.append(dense.similarity(queries, part))
+        release(vectors)
+    return DenseCalibration.measure(np.concatenate(scores))
 
 
 def rollback_index(settings: Settings) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -76,16 +76,20 @@ class EmbeddingCache:
             found.update(key for (key,) in rows)
         return found
 
-    def read_into(self, model: str, keys: Sequence[str], out: np.ndarray) -> None:
-        """``out[i]`` = the vector of ``keys[i]``, a chunk at a time: ``out`` may be a memory
-        map, so a build never holds every vector twice (or at all). Read in key order, as
-        :meth:`present` is."""
+    def in_key_order(
+        self, model: str, keys: Sequence[str], dim: int
+    ) -> Iterator[tuple[list[int], np.ndarray]]:
+        """The vectors of ``keys`` a chunk at a time: (positions in ``keys``, their vectors).
+
+        In key order, as :meth:`present` reads, so the caller (writing a memory map) never
+        holds every vector twice, or at all.
+        """
         order = sorted(range(len(keys)), key=keys.__getitem__)
         for i in range(0, len(order), _CHUNK):
             rows = order[i : i + _CHUNK]
             part = [keys[r] for r in rows]
-            found = self.get_many(model, part, out.shape[1])
-            out[rows] = np.stack([found[k] for k in part])
+            found = self.get_many(model, part, dim)
+            yield rows, np.stack([found[k] for k in part])
 
     def put_many(self, model: str, items: Iterable[tuple[str, np.ndarray]]) -> None:
         self._con.executemany(

@@ -37,6 +37,8 @@ from indexer.dense.base import (
     Connection,
     UnknownBackend,
     Windows,
+    gather,
+    in_chunks,
     load_vectors,
     read_rows,
     save_vectors,
@@ -54,7 +56,6 @@ EXACT_SHARE = 0.1
 RESCORE_FACTOR = 4
 #: Training sample per IVF cluster (FAISS warns below 39).
 TRAIN_PER_LIST = 64
-_ADD_CHUNK = 65_536
 
 Kind = Literal["flat", "ivf", "hnsw"]
 
@@ -123,8 +124,8 @@ class FaissBackend:
             )
         if not index.is_trained:
             index.train(_sample(vectors, _train_size(index, len(vectors))))
-        for start in range(0, len(vectors), _ADD_CHUNK):  # float32 copies one chunk at a time
-            index.add(np.ascontiguousarray(vectors[start : start + _ADD_CHUNK], np.float32))
+        for _, chunk in in_chunks(vectors):
+            index.add(chunk)
         if isinstance(index, faiss.IndexIVF):
             index.make_direct_map()  # reconstruct() reads exact storage back
         return cls(index, owner, spec, vectors)
@@ -256,5 +257,4 @@ def _train_size(index: faiss.Index, n: int) -> int:
 
 def _sample(vectors: np.ndarray, size: int) -> np.ndarray:
     """A fixed random sample, copied row by row (``vectors`` may be a memory map)."""
-    rows = sorted(random.Random(0).sample(range(len(vectors)), size))
-    return np.ascontiguousarray(vectors[rows], np.float32)
+    return gather(vectors, sorted(random.Random(0).sample(range(len(vectors)), size)))

@@ -31,6 +31,7 @@ from indexer.dense.base import (
     Connection,
     UnknownBackend,
     Windows,
+    in_chunks,
     load_vectors,
     read_rows,
     save_vectors,
@@ -126,8 +127,7 @@ class MilvusBackend:
 
     @staticmethod
     def _fill(milvus: MilvusClient, name: str, vectors: np.ndarray, owner: np.ndarray) -> None:
-        for start in range(0, len(vectors), _INSERT_CHUNK):
-            chunk = np.asarray(vectors[start : start + _INSERT_CHUNK], np.float32)
+        for start, chunk in in_chunks(vectors, _INSERT_CHUNK):
             milvus.insert(
                 name,
                 [
