@@ -366,8 +366,8 @@ def index(
         console.print(f"[yellow]removed[/] {removed}", highlight=False)
     if len(report.removed) > 10:
         console.print(f"[yellow]removed[/] … and {len(report.removed) - 10} more documents")
-    for f in report.failed:
-        console.print(f"[yellow]skipped[/] {f['source']}: {f['reason']}", highlight=False)
+    for line in report.skipped():
+        console.print(f"[yellow]skipped[/] {line}", highlight=False)
     console.print(f"[dim]corpus: {', '.join(report.roots)}[/]", highlight=False)
 
 

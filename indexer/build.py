@@ -136,6 +136,26 @@ class BuildReport:
         d["windows_per_second"] = round(self.windows_per_second, 1)
         return d
 
+    def skipped(self, shown: int = 3) -> list[str]:
+        """The skipped files, in lines a person reads; :attr:`failed` keeps every one.
+
+        Files that share a reason are counted in one line once there are more than
+        ``shown`` of them: the laws' 27 empty ``_index.md`` files were 27 lines on
+        every run, and a reason that is news (a broken file) drowned among them.
+        """
+        by_reason: dict[str, list[str]] = {}
+        for f in self.failed:
+            by_reason.setdefault(f["reason"], []).append(f["source"])
+        lines = []
+        for reason, sources in by_reason.items():
+            if len(sources) <= shown:
+                lines += [f"{source}: {reason}" for source in sources]
+            else:
+                first = ", ".join(sources[:shown])
+                more = len(sources) - shown
+                lines.append(f"{len(sources)} files, {reason}: {first} and {more} more")
+        return lines
+
     def measure_disk(self, version: Path, cache: Path) -> None:
         """Record what the version and the cache (with SQLite's side files) take on disk."""
         self.version_bytes = sum(f.stat().st_size for f in version.rglob("*") if f.is_file())
@@ -405,7 +425,6 @@ def _read(paths: Sequence[Path], progress: Progress, report: BuildReport) -> lis
     for item in read_corpus(paths):
         if isinstance(item, ReadFailure):
             report.failed.append({"source": item.source, "reason": item.reason})
-            log.warning("skipped %s: %s", item.source, item.reason)
             file_of = item.source.split("#", 1)[0]
         else:
             if item.doc_id in seen:
@@ -417,6 +436,8 @@ def _read(paths: Sequence[Path], progress: Progress, report: BuildReport) -> lis
         if file_of != last_source:
             progress.advance()
             last_source = file_of
+    for line in report.skipped():
+        log.warning("skipped %s", line)
     if not docs:
         raise BuildError(
             "no document could be read from "

@@ -297,11 +297,19 @@ def test_mixed_folder_indexes_and_reports_the_broken_file(
     pdf.save()
     (folder / "speech-gbk.txt").write_bytes(speech.encode("gb18030"))
     (folder / "broken.docx").write_bytes(b"PK\x03\x04 this is not really a Word file")
+    for part in ("a", "b", "c", "d"):  # section stubs, as the laws corpus has 27 of
+        (folder / part).mkdir()
+        (folder / part / "_index.md").write_text("")
 
     report = build_index([folder], settings, embedder=embedder)
     assert report.documents == 4
-    assert [f["source"] for f in report.failed] == ["broken.docx"]
+    assert [f["source"] for f in report.failed if f["reason"] != "empty file"] == ["broken.docx"]
     assert report.failed[0]["reason"]
+    # what is news stays a line of its own; a reason four files share is one line
+    lines = report.skipped()
+    assert len(lines) == 2 and sum(line.startswith("broken.docx: ") for line in lines) == 1
+    stubs = next(line for line in lines if not line.startswith("broken.docx"))
+    assert stubs.startswith("4 files, empty file: ") and stubs.endswith(" and 1 more"), stubs
     searcher = _searcher(settings, embedder)
     docs = list(searcher.store.documents())
     assert len({d["title"] for d in docs}) == 4
