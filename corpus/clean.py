@@ -43,6 +43,7 @@ class CleanResult:
 _GREETING_RE = re.compile(r"^(?:各位代表|同志们|女士们|先生们|朋友们|各位委员|各位来宾|尊敬的)")
 _CAPTION_RE = re.compile(
     r"(?:记者|摄影|通讯员)[^。\n]{0,20}?摄[）)]?$"  # "…本报记者 戴冰摄", "新华社记者 X 摄"
+    r"|(?:新华社|中新社)?发\s*[（(][^（）()\n]{1,20}摄[）)]$"  # "…新华社发（张三 摄）"
     r"|记者\s*[\u4e00-\u9fff]{2,4}(?:\s[\u4e00-\u9fff]{1,3})?$"  # "…甘肃日报记者 盛学卿"
 )
 _HEAD_LIMIT = 80  # a page head (toolbar, breadcrumb, byline) never runs longer than this
@@ -101,6 +102,42 @@ def strip_zero_width(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
         return text, []
     text = _ZW_RE.sub("", _ZW_LINE_RE.sub("", text))
     return text, [f"{n} zero-width character(s)"]
+
+
+_INDENT_RUN_RE = re.compile(r"[ \t]*[\u3000\u2003\u2002]{2,}[ \t\u3000\u2003\u2002]*")
+_SPACE_CHARS = " \t\u3000\u2003\u2002"
+
+
+def split_indented_paragraphs(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
+    """A run of full-width spaces inside a line is a paragraph break: the next paragraph's indent.
+
+    News-site crawls store a whole speech on one line, each paragraph opened by
+    two ideographic (``\\u3000\\u3000``) or em spaces (``\\u2003\\u2003``), which
+    are then the only paragraph marks. Letter-spacing is not a break: a run
+    between two single characters (``总\\u3000\\u3000则`` in a law's heading,
+    ``龚\\u3000\\u3000正`` in a byline) stays, and Markdown heading lines keep theirs.
+    """
+    if "\u3000\u3000" not in text and "\u2003\u2003" not in text and "\u2002\u2002" not in text:
+        return text, []
+    out: list[str] = []
+    for line in text.split("\n"):
+        if line.lstrip().startswith("#"):
+            out.append(line)
+            continue
+        pos = 0
+        for m in _INDENT_RUN_RE.finditer(line):
+            before = line[pos : m.start()].strip(_SPACE_CHARS)
+            after = line[m.end() :]
+            if not before or not after.strip(_SPACE_CHARS):
+                continue
+            left = re.split(f"[{_SPACE_CHARS}]", before)[-1]
+            right = re.split(f"[{_SPACE_CHARS}]", after, maxsplit=1)[0]
+            if len(left) == 1 and len(right) == 1:
+                continue
+            out.append(line[pos : m.start()])
+            pos = m.end()
+        out.append(line[pos:])
+    return "\n".join(out), []
 
 
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
@@ -283,6 +320,121 @@ def strip_photo_captions(text: str, meta: dict[str, str]) -> tuple[str, list[str
         if credit or (i < head and _HEAD_CAPTION_RE.match(s)):
             drop.add(i)
     return _drop_lines(lines, drop), [lines[k].strip() for k in sorted(drop)]
+
+
+_AGENCIES = (
+    "新华社|新华网|中新社|中新网|中国新闻社|人民网|人民日报|央视网|央视新闻|央广网|中国之声|光明网|"
+    "中国日报网|经济日报|中国青年网|国际在线|澎湃新闻|本报|本台|本网|本刊"
+)
+_DATELINE_RE = re.compile(
+    rf"^[【\[]?(?P<agency>{_AGENCIES})(?:记者)?\s*"
+    r"(?:(?P<place>[\u4e00-\u9fff]{2,12}?)\s*(?P<month>\d{1,2})月(?P<day>\d{1,2})日\s*(?:电|讯|消息)|讯)"
+    r"[】\]]?\s*(?:[（(](?:记者|通讯员|特约记者)[^（）()]{0,60}[）)])?[\s，,：:]*"
+)
+_DATELINE_HEAD = 8  # a dateline opens the article: among its first lines
+
+
+def strip_datelines(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
+    """Take a news agency's dateline off the lead paragraph and keep it as metadata.
+
+    "新华社北京12月31日电（记者 张三）国家主席习近平……" keeps "国家主席习近平……";
+    ``dateline`` holds the dateline as printed and ``dateline_place`` its place
+    (北京). "本报讯（记者 …）" goes the same way. Only the first lines are read:
+    a dateline quoted inside an article stays.
+    """
+    lines = text.split("\n")
+    seen = 0
+    for i, line in enumerate(lines):
+        s = line.strip(" \t\u3000")
+        if not s:
+            continue
+        seen += 1
+        if seen > _DATELINE_HEAD:
+            break
+        m = _DATELINE_RE.match(s)
+        if not m:
+            continue
+        meta.setdefault("dateline", m.group(0).strip(" ，,：:"))
+        if m.group("place"):
+            meta.setdefault("dateline_place", m.group("place"))
+        lines[i] = s[m.end() :]
+        return "\n".join(lines), [m.group(0).strip()]
+    return text, []
+
+
+_NEWS_LINE_RE = re.compile(
+    r"^(?:[（(]\s*完\s*[）)]|【\s*纠错\s*】.*|[【\[（(]?\s*(?:责任编辑|责编|编辑|校对|审核|审校|监制|统筹|"
+    r"策划|制作|值班编辑|实习编辑)\s*[:：][^。！？]{0,40}[】\]）)]?|(?:新华社|人民网|央视网)?[（(]?\s*图片来源\s*[:：].{0,40}|"
+    r"[（(]?\s*(?:新华社|本报)?记者\s*[\u4e00-\u9fff ]{2,20}\s*(?:报道|采写)\s*[）)]?)$"
+)
+_SENTENCE_PUNCT_RE = re.compile(r"[，。；！？,;!?]")
+_TRAILING_END_RE = re.compile(r"(?<=[。！？”」）)])\s*(?:[（(]\s*完\s*[）)]|【\s*纠错\s*】)+\s*$")
+_INLINE_MARK_RE = re.compile(r"\s*【\s*纠错\s*】\s*")
+
+
+def strip_news_furniture(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
+    """Remove the news desk's marks: "（完）", "【纠错】", "责任编辑：…", "编辑：…", picture credits.
+
+    A crawl of a news site's speech pages ends each article with "（完）" and an
+    editor line, and puts "【纠错】" (a correction-report link) beside it. They
+    are whole lines, or the end of the last paragraph ("……。（完）"); an editor
+    named in the text ("编辑部") is never touched, because the label needs its colon.
+    """
+    removed: list[str] = []
+    out: list[str] = []
+    name_next = False  # "责任编辑：" alone: the name is on the next line
+    for line in text.split("\n"):
+        s = line.strip(" \t\u3000")
+        if name_next and s and len(s) <= 12 and not _SENTENCE_PUNCT_RE.search(s):
+            removed[-1] += " " + s
+            name_next = False
+            continue
+        name_next = False
+        if s and _NEWS_LINE_RE.match(s):
+            removed.append(s)
+            name_next = s[-1] in ":："
+            continue
+        if "完" in s or "纠错" in s:
+            cut = _TRAILING_END_RE.sub("", s)
+            cut = _INLINE_MARK_RE.sub("", cut) if "纠错" in cut else cut
+            if cut != s:
+                removed.append(s[len(cut) :].strip() or s)
+                line = cut
+        out.append(line)
+    return "\n".join(out), removed
+
+
+_FOOTER_RE = re.compile(
+    r"版权所有|版权归.{1,20}所有|copyright|©|ICP备|ICP证|公网安备|网站标识码|网站识别码|"
+    r"^主办(?:单位)?\s*[:：]|^承办(?:单位)?\s*[:：]|^技术支持\s*[:：]|^(?:网站地图|联系我们|网站声明|关于我们)"
+    r"(?:\s*[|｜丨/]\s*.{0,40})?$|^地\s*址\s*[:：].{0,60}(?:邮编|邮政编码)|^(?:邮编|邮政编码)\s*[:：]?\s*\d{6}|"
+    r"建议使用.{0,30}浏览器|分辨率",
+    re.IGNORECASE,
+)
+_FOOTER_TAIL = 12  # a site footer is a page's last lines
+_FOOTER_LINE_MAX = 120
+
+
+def strip_site_footer(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
+    """Cut the site footer: "…版权所有", "地址：… 邮编：…", "京ICP备…号", "京公网安备…号".
+
+    Government CMS pages end with the site's legal block, which text extraction
+    often keeps; indexed, it is one passage repeated on every page of the site.
+    Among the last lines, the first that carries a footer mark starts the cut
+    when every line from it to the end is short; a footer mark further up, or a
+    long line after it, leaves the text alone.
+    """
+    lines = text.split("\n")
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    tail = filled[-_FOOTER_TAIL:]
+    for n, i in enumerate(tail):
+        if not _FOOTER_RE.search(lines[i].strip(" \t\u3000")):
+            continue
+        if all(len(lines[j].strip()) <= _FOOTER_LINE_MAX for j in tail[n:]):
+            kept = "\n".join(lines[:i])
+            return kept, ["\n".join(lines[j].strip() for j in tail[n:])]
+        break
+    return text, []
 
 
 _OUTLINE_RE = re.compile(r"^(?:目\s*录|提\s*纲|目录\s*/\s*提纲|内容提要)\s*[:：/]?\s*[…\.。]*$")
@@ -576,14 +728,18 @@ def tidy_whitespace(text: str, meta: dict[str, str]) -> tuple[str, list[str]]:
 RULES: list[Rule] = [
     normalize_newlines,
     strip_zero_width,
+    split_indented_paragraphs,
     strip_html_comments,
     strip_wikisource_footer,
     strip_web_toolbar,
     strip_breadcrumb,
     extract_source_and_time,
     strip_photo_captions,
+    strip_datelines,
+    strip_news_furniture,
     strip_outline,
     strip_paywall_notes,
+    strip_site_footer,
     strip_web_tail,
     drop_repeated_head_lines,
     fullwidth_to_halfwidth,

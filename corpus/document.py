@@ -31,6 +31,9 @@ class Document:
     source: str = ""  # path (relative to the indexed root) plus "#record" when needed
     url: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    #: Where each metadata field came from ("field:publication", "meta:PubDate", "title",
+    #: "byline", "page", "text head"): what a build's summary counts. Not stored, not hashed.
+    provenance: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def content_hash(self) -> str:

@@ -15,18 +15,29 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from corpus.speakers import OCCASION_RE
+
 #: Canonical key -> accepted source field names, first match wins (English names
-#: are compared case-insensitively).
+#: are compared case-insensitively). The names are the ones real archives use:
+#: scraper records (``publication``, ``pubtime``, ``created_at``), CMS page meta
+#: tags (``ArticleTitle``, ``PubDate``, ``Url``, ``og:url``, ``DC.date``), Chinese
+#: column headers. A user names others with ``--field date=发文时间``.
 FIELD_ALIASES: dict[str, tuple[str, ...]] = {
-    "title": ("title", "标题"),
-    "text": ("content", "full_text", "text", "body", "正文"),
-    "date": ("date", "publish_date", "pub_date", "发布时间", "日期"),
-    "year": ("year", "年份"),
+    "title": ("title", "标题", "题名", "articletitle", "headline", "og:title", "dc.title"),
+    "text": ("content", "full_text", "text", "body", "正文", "内容", "article", "article_text"),
+    "date": (
+        "date", "publish_date", "pub_date", "pubdate", "publication", "publication_date",
+        "published", "published_at", "publish_time", "pubtime", "pub_time", "release_date",
+        "release_time", "created_at", "created", "datetime", "time", "发布时间", "发布日期",
+        "日期", "时间", "成文日期", "article:published_time", "og:article:published_time",
+        "dc.date", "dc.date.issued", "dcterms.issued", "firstpublishedtime",
+    ),
+    "year": ("year", "年份", "年度"),
     "region": ("region", "province", "地区", "省份"),
-    "speaker": ("speaker", "讲话人"),
-    "doc_type": ("type", "doc_type", "类型"),
-    "url": ("url", "source_url", "链接"),
-}
+    "speaker": ("speaker", "讲话人", "发言人", "主讲人"),
+    "doc_type": ("type", "doc_type", "类型", "文种", "体裁"),
+    "url": ("url", "source_url", "链接", "网址", "原文链接", "link", "og:url", "canonical"),
+}  # fmt: skip
 
 _ALIAS_TO_KEY: dict[str, str] = {
     alias.lower(): key for key, aliases in FIELD_ALIASES.items() for alias in aliases
@@ -53,39 +64,51 @@ def as_text(value: Any) -> str | None:
     return s or None
 
 
-def map_fields(record: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def map_fields(
+    record: Mapping[str, Any], named: Mapping[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """Split a raw record into canonical fields and everything else.
 
-    Returns ``(fields, extra)``: ``fields`` uses the keys of
+    Returns ``(fields, extra, names)``: ``fields`` uses the keys of
     :data:`FIELD_ALIASES` with the raw value of the best-ranked alias that has a
     non-empty value; unknown fields (and lower-ranked duplicates) go to
-    ``extra`` as strings, so no information in the source is dropped.
+    ``extra`` as strings, so no information in the source is dropped;
+    ``names`` says which source field each canonical one came from.
+    ``named`` (canonical key -> the source's field name, from ``--field``)
+    ranks above every built-in alias.
     """
+    user = {str(v).strip().lower(): k for k, v in (named or {}).items()}
     fields: dict[str, Any] = {}
     ranks: dict[str, int] = {}
+    names: dict[str, str] = {}
     extra: dict[str, str] = {}
     for name, value in record.items():
         name_s = str(name).strip().lstrip("\ufeff")
-        key = _ALIAS_TO_KEY.get(name_s.lower())
-        if key is None or as_text(value) is None:
-            s = as_text(value)
+        low = name_s.lower()
+        key = user.get(low) or _ALIAS_TO_KEY.get(low)
+        s = as_text(value)
+        if key is None or s is None:
             if s is not None:
                 extra[name_s] = s
             continue
-        rank = _ALIAS_RANK[name_s.lower()]
+        rank = -1 if low in user else _ALIAS_RANK[low]
         if key in fields and ranks[key] <= rank:
-            extra[name_s] = as_text(value) or ""
+            extra[name_s] = s
             continue
         if key in fields:  # a better alias displaces the earlier one into extra
-            extra[_alias_name(record, key, ranks[key])] = as_text(fields[key]) or ""
-        fields[key] = value
-        ranks[key] = rank
-    return fields, extra
+            extra[names[key]] = as_text(fields[key]) or ""
+        fields[key], ranks[key], names[key] = value, rank, name_s
+    return fields, extra, names
 
 
-def _alias_name(record: Mapping[str, Any], key: str, rank: int) -> str:
-    wanted = FIELD_ALIASES[key][rank].lower()
-    return next(str(n).strip() for n in record if str(n).strip().lower() == wanted)
+def is_field_name(name: str) -> bool:
+    """Whether ``name`` is a built-in source name of any canonical field."""
+    return name.strip().lower() in _ALIAS_TO_KEY
+
+
+def is_alias(name: str, key: str) -> bool:
+    """Whether ``name`` is one of the built-in source names of canonical ``key``."""
+    return _ALIAS_TO_KEY.get(name.strip().lower()) == key
 
 
 # --------------------------------------------------------------------------- dates
@@ -126,17 +149,46 @@ def _iso(year: int, month: int | None, day: int | None) -> str | None:
         return f"{year:04d}-{month:02d}"
 
 
+#: Records date scraped pages in China's time: an epoch stamp becomes a date there.
+_CHINA_TZ = _dt.timezone(_dt.timedelta(hours=8))
+_EPOCH_RE = re.compile(r"\d{9,10}(?:\.\d+)?|\d{12,13}")
+_COMPACT_RE = re.compile(r"((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])")
+#: A value that is a date and nothing else: what ``date_like`` recognises.
+_WHOLE_DATE_RE = re.compile(
+    r"(?:\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?|[〇○零一二三四五六七八九]{4}年"
+    r"[一二三四五六七八九十]{1,3}月[一二三四五六七八九十]{1,3}日|(?:19|20)\d{6})"
+    r"(?:[T\s]*\d{1,2}\s*[:时]\s*\d{1,2}(?:\s*[:分]\s*\d{1,2}(?:\.\d+)?\s*秒?)?\s*分?)?"
+    r"\s*(?:Z|[+-]\d{2}:?\d{2}|UTC|GMT|CST)?"
+)
+
+
+def _from_epoch(s: str) -> str | None:
+    """An epoch stamp in seconds (10 digits) or milliseconds (13) as a date in China's time."""
+    seconds = float(s) / (1000 if len(s.split(".")[0]) >= 12 else 1)
+    try:
+        day = _dt.datetime.fromtimestamp(seconds, _CHINA_TZ).date()
+    except (OverflowError, OSError, ValueError):
+        return None
+    return _iso(day.year, day.month, day.day)
+
+
 def parse_date(value: Any) -> str | None:
     """The first date in ``value`` as ISO ``yyyy-mm-dd`` (or ``yyyy-mm`` / ``yyyy``).
 
     Accepts what the sources write: ``2026-02-09``, ``2026-02-09 09:45:30``,
-    ``2025/7/16 22:26:33``, ``2026年02月10日 07时41分``, ``2024年3月``,
-    ``二〇二六年一月二十七日`` and bare years; returns ``None`` when there is no
-    plausible date, so a malformed field never becomes a wrong one.
+    ``2025-12-31T19:35:10+08:00``, ``2025/7/16 22:26:33``, ``2026年02月10日 07时41分``,
+    ``2024年3月``, ``二〇二六年一月二十七日``, ``20251231``, bare years, and epoch
+    seconds or milliseconds (``1767180910``, ``1767180910000``: a date in China's
+    time); returns ``None`` when there is no plausible date, so a malformed
+    field never becomes a wrong one.
     """
     s = as_text(value)
     if s is None:
         return None
+    if _EPOCH_RE.fullmatch(s):
+        return _from_epoch(s)
+    if m := _COMPACT_RE.fullmatch(s):
+        return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     m = _DATE_RE.search(s)
     if m:
         y, mo, d = m.groups()
@@ -146,6 +198,25 @@ def parse_date(value: Any) -> str | None:
         y = int("".join(str(_CN_DIGITS[c]) for c in m.group(1)))
         return _iso(y, _cn_small(m.group(2)), _cn_small(m.group(3)) if m.group(3) else None)
     return None
+
+
+_TIME_NAME_RE = re.compile(r"time|date|pub|created|updated|stamp|^ts$|日期|时间", re.IGNORECASE)
+
+
+def date_like(value: Any, name: str = "") -> bool:
+    """Whether a field's whole value is a date (with or without a time), or an epoch stamp.
+
+    How a build notices a date in a field it has no name for (``发文时间``,
+    ``updated``): such fields are named in its summary instead of silently
+    leaving documents undated. A bare number counts only under a name that
+    speaks of time (``ts``, ``updated``), so a numeric id is not taken for one.
+    """
+    s = as_text(value)
+    if s is None or len(s) > 40:
+        return False
+    if _EPOCH_RE.fullmatch(s):
+        return bool(_TIME_NAME_RE.search(name)) and _from_epoch(s) is not None
+    return bool(_WHOLE_DATE_RE.fullmatch(s)) and parse_date(s) is not None
 
 
 def parse_year(value: Any) -> int | None:
@@ -207,6 +278,15 @@ def npc_session_year(title: str) -> int | None:
     return first + session - 1 if first and 1 <= session <= 5 else None
 
 
+_TITLE_DATE_RE = re.compile(r"^\s*(\d{4})年(\d{1,2})月(\d{1,2})日")
+
+
+def date_from_title(title: str) -> str | None:
+    """A full date opening the title: "2024年4月3日外交部发言人…主持例行记者会" -> 2024-04-03."""
+    m = _TITLE_DATE_RE.match(title)
+    return _iso(int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
 def year_from_title(title: str) -> int | None:
     """A year the title states: ``2019年…政府工作报告`` or an NPC term and session."""
     m = _TITLE_YEAR_RE.search(title)
@@ -222,20 +302,45 @@ _LAW_TITLE_RE = re.compile(
 )
 
 
-def infer_doc_type(title: str, *, is_law: bool = False) -> str | None:
-    """Default document type from the title (``None`` when it says nothing).
+#: Document types a title (or a CMS column name) states, each with the words that
+#: mark it; FORMATS.md lists them. When several occur, the one nearest the end of
+#: the title names the text: "在…新闻发布会上的讲话" is a speech, "关于…政府工作报告的决议" a
+#: resolution, "…主持例行记者会" a press conference.
+DOC_TYPES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(words))
+    for name, words in (
+        ("决议", r"决议"),
+        ("政府工作报告", r"政府工作报告"),
+        ("工作报告", r"工作报告"),
+        ("记者会", r"记者会|新闻发布会|发布会|记者招待会|吹风会"),
+        ("答记者问", r"答记者问|答记者|答问|接受[^，。]{0,20}采访"),
+        ("贺词", r"贺词|献词"),
+        ("致辞", r"致辞|致词|祝酒辞|欢迎辞"),
+        ("讲话", r"讲话|发言|演讲"),
+    )
+)
 
-    Order matters: "关于政府工作报告的决议" is a resolution, not a report.
+
+def infer_doc_type(
+    title: str, *, is_law: bool = False, column: str | None = None, news: bool = False
+) -> str | None:
+    """Document type from the title, else the CMS column, else a law's form or a news dateline.
+
+    ``news`` says the text opens with a news agency's dateline (新华社北京12月31日电):
+    such a text whose title names no speech or report is a 新闻报道. ``None``
+    when nothing says what the text is.
     """
-    if "决议" in title:
-        return "决议"
-    if "政府工作报告" in title:
-        return "政府工作报告"
-    if any(w in title for w in ("讲话", "致辞", "发言")):
-        return "讲话"
+    for where in (title, column or ""):
+        found = [
+            (m.end(), -i, name)
+            for i, (name, rx) in enumerate(DOC_TYPES)
+            for m in rx.finditer(where)
+        ]
+        if found:
+            return max(found)[2]
     if is_law or _LAW_TITLE_RE.search(title):
         return "法律法规"
-    return None
+    return "新闻报道" if news else None
 
 
 # ------------------------------------------------------------------------- region
@@ -248,11 +353,16 @@ PROVINCES: tuple[str, ...] = (
     "宁夏回族自治区", "新疆维吾尔自治区", "香港特别行政区", "澳门特别行政区",
 )  # fmt: skip
 _PROVINCE_RE = re.compile("|".join(map(re.escape, PROVINCES)))
-_NATIONAL_RE = re.compile(r"中华人民共和国|国务院|全国人民代表大会")
+_NATIONAL_RE = re.compile(
+    r"中华人民共和国|国务院|全国人民代表大会|全国人大|全国政协|中共中央|国家主席|国新办|"
+    r"(?:外交|国防|教育|科学技术|科技|工业和信息化|公安|民政|司法|财政|人力资源和社会保障|自然资源|"
+    r"生态环境|住房和城乡建设|交通运输|水利|农业农村|商务|文化和旅游|退役军人事务|应急管理)部(?!门)"
+)
 
 
 def infer_region(title: str) -> str | None:
-    """Province named in the title, or "全国" for State Council / NPC / national-law titles."""
+    """Province named in the title, or "全国" for the central state's organs (State Council,
+    NPC, the ministries, the head of state) and national laws."""
     m = _PROVINCE_RE.search(title)
     if m:
         return m.group(0)
@@ -261,57 +371,7 @@ def infer_region(title: str) -> str | None:
     return None
 
 
-# ------------------------------------------------------------------------ speaker
-
-_OFFICE = (
-    r"(?:总理|副总理|省长|副省长|市长|副市长|主席|副主席|书记|副书记|部长|副部长|区长|县长|"
-    r"州长|盟长|旗长|主任|厅长|局长|委员长|院长|秘书长)"
-)
-_NAME = r"[\u4e00-\u9fff][\u4e00-\u9fff·・ \u3000]{0,10}[\u4e00-\u9fff]"
-#: "上海市市长 龚 正", "…会议上 陕西省省长 赵刚", "自治区主席 艾尔肯·吐尼亚孜"
-_OFFICE_NAME_RE = re.compile(
-    rf"(?:^|[ \u3000])[\u4e00-\u9fff]{{0,14}}?{_OFFICE}[ \u3000]*({_NAME})$"
-)
-#: "——在全市…会议上的讲话 张三" (name after the occasion on the same line)
-_BYLINE_NAME_RE = re.compile(rf"^[—―-]{{1,2}}.*上的(?:讲话|致辞|发言|报告)[ \u3000]+({_NAME})$")
-#: "——2026年2月3日在…会议上", "（2026年1月27日在…会议上）", "——在…上的讲话"
-OCCASION_RE = re.compile(
-    r"^[（(]?[—―-]{0,2}\s*(?:[\d〇○一二三四五六七八九十]{2,4}年.{1,10}日\s*)?在.{2,60}?"
-    r"(?:[会會][议議]|大[会會]|[会會]|典礼|仪式|论坛|开幕式|座谈[会會])上(?:的(?:讲话|致辞|发言|报告))?[）)]?"
-)
-_BARE_NAME_RE = re.compile(r"^[\u4e00-\u9fff][\u4e00-\u9fff·・]{1,7}$")
-_NOT_NAMES = ("各位代表", "同志们", "女士们", "朋友们", "先生们", "目录", "提纲")
-
-
-def _name(s: str) -> str | None:
-    name = re.sub(r"[ \u3000]", "", s)
-    return name if 2 <= len(name) <= 12 and not name.startswith(_NOT_NAMES) else None
-
-
-def infer_speaker(lines: Iterable[str], limit: int = 12) -> str | None:
-    """Speaker named by a byline among the first ``limit`` lines, else ``None``.
-
-    Handles "省长 王某" / "上海市市长 龚 正", a name after "——在…上的讲话", and
-    a bare name on the line right after the occasion line ("——2026年2月3日在…
-    会议上" then "毛伟明"). It never guesses from the body text.
-    """
-    prev_is_occasion = False
-    for i, raw in enumerate(lines):
-        if i >= limit:
-            break
-        line = raw.strip()
-        if not line or len(line) > 90:
-            prev_is_occasion = False
-            continue
-        for rx in (_OFFICE_NAME_RE, _BYLINE_NAME_RE):
-            m = rx.search(line)
-            if m and (name := _name(m.group(1))):
-                return name
-        if prev_is_occasion and _BARE_NAME_RE.match(line) and (name := _name(line)):
-            return name
-        prev_is_occasion = bool(OCCASION_RE.match(line))
-    return None
-
+# ------------------------------------------------------------------- speech date
 
 _DATED_PAREN_RE = re.compile(r"[（(]\s*[\d〇○一二三四五六七八九]{4}年[^（）()]{0,60}[）)]")
 

@@ -11,25 +11,26 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from corpus.clean import _ENUM_RE, _GREETING_RE, clean_text
 from corpus.document import Document, ReadFailure, make_doc_id
 from corpus.metadata import (
-    OCCASION_RE,
     as_text,
+    date_from_title,
     infer_doc_type,
     infer_region,
-    infer_speaker,
     infer_speech_date,
+    is_alias,
     map_fields,
     parse_date,
     parse_year,
     year_from_title,
 )
 from corpus.readers import READERS, RawRecord, ReadError, read_sidecar
+from corpus.speakers import OCCASION_RE, Speaker, infer_speaker, speaker_from_title
 
 __all__ = ["list_sources", "read_corpus"]
 
@@ -95,7 +96,9 @@ def list_sources(paths: Sequence[Path]) -> list[Path]:
     return [item[0] for item in _walk(paths) if not isinstance(item, ReadFailure)]
 
 
-def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Document | ReadFailure]:
+def read_corpus(
+    paths: Sequence[Path], *, clean: bool = True, fields: Mapping[str, str] | None = None
+) -> Iterator[Document | ReadFailure]:
     """Read files and folders into documents, yielding a failure for anything unreadable.
 
     ``source`` is the path relative to the folder named in ``paths`` (a file
@@ -108,6 +111,8 @@ def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Docume
     paths : files and/or folders (folders are read recursively).
     clean : apply the cleaning rules (:data:`corpus.clean.RULES`); ``False``
         keeps the text as read (only stripped), to see what the rules do.
+    fields : canonical field -> the source's own field name (``{"date":
+        "发文时间"}``), ranked above the built-in names (``--field``).
 
     Yields
     ------
@@ -120,7 +125,7 @@ def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Docume
             yield item
             continue
         path, rel = item
-        for out in _read_file(path, rel, clean=clean):
+        for out in _read_file(path, rel, clean=clean, fields=fields):
             if isinstance(out, Document):
                 if out.doc_id in seen:  # e.g. two named folders both holding "a/x.txt"
                     out = ReadFailure(
@@ -133,7 +138,9 @@ def read_corpus(paths: Sequence[Path], *, clean: bool = True) -> Iterator[Docume
             yield out
 
 
-def _read_file(path: Path, rel: str, *, clean: bool) -> Iterator[Document | ReadFailure]:
+def _read_file(
+    path: Path, rel: str, *, clean: bool, fields: Mapping[str, str] | None
+) -> Iterator[Document | ReadFailure]:
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
     if reader is None:
@@ -169,7 +176,7 @@ def _read_file(path: Path, rel: str, *, clean: bool) -> Iterator[Document | Read
             yield ReadFailure(source, rec.error)
             continue
         try:
-            yield build_document(rec, rel, sidecar, clean=clean, stem=path.stem)
+            yield build_document(rec, rel, sidecar, clean=clean, stem=path.stem, named=fields)
         except Exception as e:  # never let one record stop the batch
             log.debug("building %s failed", source, exc_info=True)
             yield ReadFailure(source, f"could not build document ({type(e).__name__}: {e})")
@@ -191,30 +198,45 @@ def _title_line(line: str) -> bool:
     )
 
 
+#: Record fields a CMS or crawler uses for the column a page sits in (例行记者会,
+#: 领导讲话): a hint at the document type when the title gives none.
+_COLUMN_FIELDS = ("columnname", "column", "栏目", "channel", "channelname", "category")
+
+
 def build_document(
-    rec: RawRecord, rel: str, sidecar: dict[str, Any], *, clean: bool = True, stem: str = ""
+    rec: RawRecord,
+    rel: str,
+    sidecar: dict[str, Any],
+    *,
+    clean: bool = True,
+    stem: str = "",
+    named: Mapping[str, str] | None = None,
 ) -> Document | ReadFailure:
     """Map, clean, merge and infer: one record becomes a Document (or a failure).
 
     Precedence, highest first: sidecar (for a multi-record file it only fills
-    gaps), the record's fields / front matter, what the format states (Markdown
-    title, date in a law's file name), metadata found while cleaning, and
-    finally inference from title and byline.
+    gaps), the record's fields / front matter (``named``, the user's
+    ``--field`` names, before the built-in ones), what the format states
+    (Markdown title, date in a law's file name, a page's title and date),
+    metadata found while cleaning, and finally inference from title and
+    byline. ``Document.provenance`` records which of these each field came from.
     """
     source = rel if rec.key is None else f"{rel}#{rec.key}"
     values: dict[str, Any] = dict(rec.hints)
-    fields, extra = map_fields(rec.fields)
+    origin = dict.fromkeys(rec.hints, "format")
+    fields, extra, names = map_fields(rec.fields, named)
     text = fields.pop("text", None)
     values.update(fields)
-    side_fields, side_extra = map_fields(sidecar)
+    origin.update((k, f"field:{names[k]}") for k in fields)
+    side_fields, side_extra, side_names = map_fields(sidecar, named)
     side_fields.pop("text", None)
-    if rec.key is None:
-        values.update(side_fields)
-        extra.update(side_extra)
-    else:
-        for k, v in side_fields.items():
-            values.setdefault(k, v)
-        for k, v in side_extra.items():
+    for k, v in side_fields.items():
+        if rec.key is None or k not in values:  # for a record file, a sidecar fills gaps
+            values[k], origin[k] = v, f"sidecar:{side_names[k]}"
+    for k, v in side_extra.items():
+        if rec.key is None:
+            extra[k] = v
+        else:
             extra.setdefault(k, v)
 
     raw_text = as_text(text) if text is not None else rec.text
@@ -229,45 +251,107 @@ def build_document(
 
     title = as_text(values.get("title"))
     if title is None and lines and _title_line(lines[0]):
-        title = lines[0].strip()
+        title, origin["title"] = lines[0].strip(), "text head"
     if title and lines and lines[0].strip() == title:
         lines = lines[1:]
     body = "\n".join(lines).strip()
     if not body:
         return ReadFailure(source, "empty after cleaning" if clean else "empty file")
     if title is None:
-        title = stem if rec.key is None else f"{stem} #{rec.key}"
+        title, origin["title"] = (stem if rec.key is None else f"{stem} #{rec.key}"), "file name"
 
-    speech_date = infer_speech_date(lines)
-    date_raw = as_text(values.get("date"))
-    date = parse_date(date_raw)
-    if date_raw and date is None:
-        extra["date_raw"] = date_raw
-    date = date or speech_date or found.get("date")
-    year = parse_year(values.get("year"))
-    if year is None and as_text(values.get("year")):
-        extra["year_raw"] = as_text(values.get("year")) or ""
-    year = year or (int(date[:4]) if date else None) or year_from_title(title)
-    if date is None and year is not None:
-        date = f"{year:04d}"
-
-    for key in ("source_org", "author"):
+    date, year = _when(values, extra, found, lines, title, origin)
+    speaker = _speaker(values, title, lines, origin)
+    if speaker is not None and speaker.role:
+        extra.setdefault("speaker_role", speaker.role)
+    for key in ("source_org", "author", "dateline", "dateline_place"):
         if key in found:
             extra.setdefault(key, found[key])
-    if speech_date:
-        extra.setdefault("speech_date", speech_date)
+    region = as_text(values.get("region"))
+    if region is None and (region := infer_region(title)):
+        origin["region"] = "title"
+    doc_type = as_text(values.get("doc_type"))
+    if doc_type is None:
+        column = next((v for k, v in extra.items() if k.lower() in _COLUMN_FIELDS), None)
+        is_law = rec.hints.get("doc_type") == "法律法规"
+        if doc_type := infer_doc_type(
+            title, is_law=is_law, column=column, news="dateline" in found
+        ):
+            origin["doc_type"] = "title"
+    url = as_text(values.get("url"))
 
-    return Document(
+    doc = Document(
         doc_id=make_doc_id(rel, rec.key),
         text=body,
         title=title,
         date=date,
         year=year,
-        speaker=as_text(values.get("speaker")) or infer_speaker(lines),
-        region=as_text(values.get("region")) or infer_region(title),
-        doc_type=as_text(values.get("doc_type"))
-        or infer_doc_type(title, is_law=rec.hints.get("doc_type") == "法律法规"),
+        speaker=speaker.name if speaker else None,
+        region=region,
+        doc_type=doc_type,
         source=source,
-        url=as_text(values.get("url")),
+        url=url,
         extra={k: v for k, v in extra.items() if v},
     )
+    doc.provenance = {k: v for k, v in origin.items() if getattr(doc, k, None)}
+    return doc
+
+
+def _when(
+    values: dict[str, Any],
+    extra: dict[str, str],
+    found: dict[str, str],
+    lines: list[str],
+    title: str,
+    origin: dict[str, str],
+) -> tuple[str | None, int | None]:
+    """Date and year, from the first source that states one.
+
+    The record's date field (or, when it does not parse, another of the
+    record's date fields), the byline's date, the page furniture's
+    (发布时间：…), a date opening the title (2024年4月3日外交部…); the year
+    field, else the date's year, else a year the title states.
+    """
+    date_raw = as_text(values.get("date"))
+    date = parse_date(date_raw)
+    if date_raw and date is None:
+        extra["date_raw"] = date_raw
+        for name, value in extra.items():
+            if is_alias(name, "date") and (date := parse_date(value)):
+                origin["date"] = f"field:{name}"
+                break
+    speech_date = infer_speech_date(lines)
+    if speech_date:
+        extra.setdefault("speech_date", speech_date)
+    for fallback, where in (
+        (speech_date, "byline"),
+        (found.get("date"), "page"),
+        (date_from_title(title), "title"),
+    ):
+        if date is None and fallback:
+            date, origin["date"] = fallback, where
+    year = parse_year(values.get("year"))
+    if year is None and as_text(values.get("year")):
+        extra["year_raw"] = as_text(values.get("year")) or ""
+    if year is None and date:
+        year, origin["year"] = int(date[:4]), origin.get("date", "date")
+    if year is None and (year := year_from_title(title)):
+        origin["year"] = "title"
+    if date is None and year is not None:
+        date, origin["date"] = f"{year:04d}", origin.get("year", "year")
+    return date, year
+
+
+def _speaker(
+    values: dict[str, Any], title: str, lines: list[str], origin: dict[str, str]
+) -> Speaker | None:
+    """The speaker a field names, else the one the title or the byline names (never a guess)."""
+    if named := as_text(values.get("speaker")):
+        return Speaker(named)
+    if found := speaker_from_title(title):
+        origin["speaker"] = "title"
+        return found
+    # the title line heads the byline: "在…会议上的讲话" / "（2025年3月12日）" / "王明远"
+    if found := infer_speaker([title, *lines]):
+        origin["speaker"] = "byline"
+    return found

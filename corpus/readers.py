@@ -17,15 +17,15 @@ import io
 import json
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from corpus.encoding import DecodeError, decode_bytes
-from corpus.metadata import FIELD_ALIASES, as_text, parse_date
+from corpus.metadata import FIELD_ALIASES, as_text, is_field_name, parse_date
 
-__all__ = ["READERS", "RawRecord", "ReadError", "read_sidecar"]
+__all__ = ["READERS", "RawRecord", "ReadError", "missing_parsers", "page_meta", "read_sidecar"]
 
 
 class ReadError(Exception):
@@ -220,14 +220,95 @@ def read_csv(path: Path) -> list[RawRecord]:
 # ------------------------------------------------------------------------- html
 
 
+#: Meta tags kept beside the canonical ones (FIELD_ALIASES): what a CMS says about
+#: the page that a person may filter or cite by. Compared in lower case.
+_PAGE_EXTRA = frozenset(
+    {"keywords", "description", "columnname", "columntype", "contentsource", "sitename", "author"}
+)
+
+
+def page_meta(html: str) -> dict[str, str]:
+    """A page's own metadata, as record fields: its meta tags and canonical link.
+
+    Government CMS pages state title, date and address in meta tags
+    (``ArticleTitle``, ``PubDate``, ``Url``, ``ColumnName``), other sites in
+    Open Graph (``og:url``, ``article:published_time``), Dublin Core (``DC.date``)
+    or ``<link rel="canonical">``. Tags whose names are field names
+    (:data:`~corpus.metadata.FIELD_ALIASES`) or in :data:`_PAGE_EXTRA` are
+    kept under their own names, the first of each name winning.
+    """
+    from lxml import html as lxml_html
+
+    try:
+        tree = lxml_html.document_fromstring(html)
+    except (ValueError, TypeError, lxml_html.etree.ParserError):
+        return {}
+    out: dict[str, str] = {}
+    for tag in tree.iter("meta"):
+        name = (tag.get("name") or tag.get("property") or tag.get("itemprop") or "").strip()
+        content = (tag.get("content") or "").strip()
+        if name and content and (is_field_name(name) or name.lower() in _PAGE_EXTRA):
+            out.setdefault(name, content)
+    for link in tree.iter("link"):
+        rel = (link.get("rel") or "").lower().split()
+        if "canonical" in rel and (href := (link.get("href") or "").strip()):
+            out.setdefault("canonical", href)
+    return out
+
+
+def _extract_html(html: str) -> str | None:
+    """The page's main text; trafilatura's precise extraction when it loses none of the text.
+
+    On a page whose article is short, trafilatura's default extraction falls
+    back to the whole page (menus, breadcrumb, share links, one per line); its
+    precise mode keeps the article only, but on other pages it can drop real
+    paragraphs. So the precise result is taken when it keeps the default's
+    prose and headings, else the default is.
+    """
+    import trafilatura
+
+    def extract(precise: bool) -> str | None:
+        return trafilatura.extract(
+            html,
+            output_format="markdown",
+            include_comments=False,
+            include_tables=True,
+            favor_precision=precise,
+        )
+
+    default = extract(False)
+    if not default:
+        return default
+    precise = extract(True)
+    if not precise:
+        return default
+    kept = _prose_chars(precise) >= 0.9 * _prose_chars(default)
+    headings = _headings(default) <= _headings(precise)
+    return precise if kept and headings else default
+
+
+def _prose_chars(text: str) -> int:
+    return sum(len(line) for line in text.split("\n") if _PROSE_MARK_RE.search(line))
+
+
+def _headings(text: str) -> set[str]:
+    return {line.strip() for line in text.split("\n") if line.startswith("#")}
+
+
+_PROSE_MARK_RE = re.compile(r"[，。；！？]")
+
+
 def read_html(path: Path) -> list[RawRecord]:
-    """Main text via trafilatura (as Markdown: paragraphs and headings kept), title from the page."""
+    """Main text via trafilatura (as Markdown: paragraphs and headings kept), metadata from the page.
+
+    The page's meta tags are the record's fields (:func:`page_meta`); what
+    trafilatura finds (the ``<title>``, htmldate's date, a URL) and the
+    article's own ``<h1>`` are format hints below them.
+    """
     import trafilatura
 
     html = _decode(path)
-    body = trafilatura.extract(
-        html, output_format="markdown", include_comments=False, include_tables=True
-    )
+    body = _extract_html(html)
     if not body or not body.strip():
         raise ReadError("no main text found in the HTML page")
     hints: dict[str, str] = {}
@@ -243,7 +324,62 @@ def read_html(path: Path) -> list[RawRecord]:
     if h1 and not body[: h1.start()].strip():  # the article's own heading beats <title>
         hints["title"] = h1.group(1).strip()
         body = body[h1.end() :]
-    return [RawRecord(key=None, text=_markdown_body(body, hints), hints=hints)]
+    return [
+        RawRecord(key=None, fields=page_meta(html), text=_markdown_body(body, hints), hints=hints)
+    ]
+
+
+#: A page trafilatura must be able to read: probes that HTML reading works at all.
+_PROBE_PAGE = (
+    "<html><head><title>t</title></head><body><article>"
+    + "<p>各位代表，现在我代表省人民政府向大会报告工作，请予审议。</p>" * 3
+    + "</article></body></html>"
+)
+
+
+def _probe_html() -> None:
+    _extract_html(_PROBE_PAGE)
+
+
+def _probe_docx() -> None:
+    import docx  # noqa: F401
+
+
+def _probe_pdf() -> None:
+    import pypdf  # noqa: F401
+
+
+#: Suffix -> a call that raises ImportError when the format's parser cannot run here.
+_PROBES: dict[str, Callable[[], None]] = {
+    ".html": _probe_html,
+    ".htm": _probe_html,
+    ".shtml": _probe_html,
+    ".xhtml": _probe_html,
+    ".docx": _probe_docx,
+    ".pdf": _probe_pdf,
+}
+#: What to install when a probe fails (the packages the parsers import).
+_INSTALL = {".docx": "python-docx", ".pdf": "pypdf"}
+
+
+def missing_parsers(suffixes: Iterable[str]) -> dict[str, str]:
+    """Formats among ``suffixes`` whose parser cannot run here, each with why and what to install.
+
+    A missing library fails every file of its format the same way; a build
+    asks this once before reading, so it stops with one clear message instead
+    of skipping (and so dropping from the index) every such file.
+    """
+    out: dict[str, str] = {}
+    for suffix in sorted(set(suffixes)):
+        probe = _PROBES.get(suffix)
+        if probe is None:
+            continue
+        try:
+            probe()
+        except ImportError as e:
+            needs = _INSTALL.get(suffix, "trafilatura lxml_html_clean")
+            out[suffix] = f"{type(e).__name__}: {e}; install it with: pip install {needs}"
+    return out
 
 
 # ------------------------------------------------------------------------- docx
@@ -381,6 +517,8 @@ READERS: dict[str, Callable[[Path], list[RawRecord]]] = {
     ".csv": read_csv,
     ".html": read_html,
     ".htm": read_html,
+    ".shtml": read_html,  # what saving a government CMS page keeps (t20240403_11275410.shtml)
+    ".xhtml": read_html,
     ".docx": read_docx,
     ".pdf": read_pdf,
 }
