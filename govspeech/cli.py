@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from indexer.embed import Embedder
+    from indexer.schemas import SearchResponse
     from indexer.search import Searcher
     from indexer.settings import Settings
 
@@ -241,6 +242,22 @@ class LogProgress:
         )
 
 
+def _with_fields(settings: Settings, specs: list[str]) -> Settings:
+    """Settings whose source field names are ``settings.fields`` with ``--field K=NAME`` on top."""
+    from pydantic import ValidationError
+
+    named = dict(settings.fields)
+    for spec in specs:
+        key, sep, name = spec.partition("=")
+        if not sep or not key.strip() or not name.strip():
+            raise _fail(f"--field takes FIELD=NAME (e.g. date=publication), not {spec!r}")
+        named[key.strip()] = name.strip()
+    try:
+        return type(settings).model_validate({**settings.model_dump(), "fields": named})
+    except ValidationError as e:
+        raise _fail(e.errors()[0]["msg"].removeprefix("Value error, ")) from None
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
@@ -276,6 +293,16 @@ def index(
             "ray://host:10001 (default GOVSPEECH_RAY_ADDRESS; needs govspeech[ray]).",
         ),
     ] = None,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            metavar="FIELD=NAME",
+            help="Read a document field from the source's field NAME, before the built-in "
+            "names (repeatable): --field date=publication --field speaker=author. Fields: "
+            "title, text, date, year, region, speaker, doc_type, url (default GOVSPEECH_FIELDS).",
+        ),
+    ] = None,
 ) -> None:
     """Build or update the index (incremental unless --full).
 
@@ -288,6 +315,8 @@ def index(
     settings = _settings(index_dir)
     if ray is not None:
         settings = settings.model_copy(update={"ray_address": ray})
+    if field:
+        settings = _with_fields(settings, field)
     _log_to_console(detail=not console.is_terminal or as_json)
     if rollback:
         with _user_errors(settings):
@@ -362,6 +391,8 @@ def index(
             f"{_size(report.cache_bytes)}",
             highlight=False,
         )
+    for line in report.metadata_lines():
+        console.print(line, highlight=False)
     for removed in report.removed[:10]:
         console.print(f"[yellow]removed[/] {removed}", highlight=False)
     if len(report.removed) > 10:
@@ -432,9 +463,18 @@ def search(
         console.print(f"[dim]also searched for: {' '.join(result.feedback_terms)}[/]")
     console.print(
         f"[dim]hits {result.offset + 1}–{result.offset + len(result.hits)} of "
-        f"{'the best ' if result.total_capped else ''}{result.total} · {result.mode} · "
+        f"{_count(result)} · {result.mode} · "
         f"version {result.version} · {result.took_ms:.0f} ms[/]"
     )
+
+
+def _count(result: SearchResponse) -> str:
+    """``503 (the best 200 ranked)``, ``more than 200``, or the plain total."""
+    if not result.total_capped:
+        return f"{result.total:,}"
+    if result.total > result.ranked:
+        return f"{result.total:,} (the best {result.ranked:,} ranked)"
+    return f"more than {result.total:,}"
 
 
 def _params(model: type[T], **fields: object) -> T:
@@ -518,6 +558,12 @@ def trends(
             f"{g.key!s:<12} {g.documents:>5} {g.passages:>8} {g.per_100k_chars or 0:>9.2f} "
             f"{g.scored:>6}  {bar}"
         )
+    if (u := result.unrecorded) is not None:
+        what = {"year": "no date", "region": "no region", "doc_type": "no type"}[by]
+        out.print(
+            f"{what}: {u.documents_total} documents, apart from the {by}s above "
+            f"({u.passages} passages contain it, {u.scored} scored)"
+        )
     console.print(
         f"[dim]{result.passages} passages in {result.documents} documents contain "
         f"{' and '.join(result.terms)}; {result.scored} score ≥ {result.min_score} in hybrid"
@@ -556,7 +602,7 @@ def compare(
         return
     if result.message:
         console.print(f"[yellow]{result.message}[/]")
-    for row in result.rows:
+    for row in [*result.rows, *([result.unrecorded] if result.unrecorded else [])]:
         if row.hit is None:
             _show(Text.assemble((row.label, "bold"), ("  says nothing about it", "dim")), 0)
             continue

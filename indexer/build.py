@@ -22,7 +22,10 @@ from typing import Protocol
 import numpy as np
 
 from corpus import list_sources, read_corpus
+from corpus.coverage import MetadataCoverage
 from corpus.document import Document, ReadFailure
+from corpus.readers import missing_parsers
+from corpus.sitewide import strip_site_furniture
 from indexer import dedup
 from indexer.cache import (
     EmbeddingCache,
@@ -55,6 +58,7 @@ from indexer.manifest import Manifest, model_mismatch
 from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.store import Store, write_store
+from indexer.terms import LearnedTerms, learn_terms
 from indexer.versions import IndexDir
 
 log = logging.getLogger(__name__)
@@ -120,6 +124,10 @@ class BuildReport:
     #: the served version's folder and the embedding cache on disk, once the run is done
     version_bytes: int = 0
     cache_bytes: int = 0
+    #: per-field coverage of the documents read (:class:`corpus.coverage.MetadataCoverage`)
+    metadata: dict[str, object] = field(default_factory=dict)
+    #: lines removed as site furniture (repeated on many pages of one site), by site
+    furniture: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def passages_per_second(self) -> float:
@@ -134,6 +142,7 @@ class BuildReport:
         d = asdict(self)
         d["passages_per_second"] = round(self.passages_per_second, 1)
         d["windows_per_second"] = round(self.windows_per_second, 1)
+        d["metadata_summary"] = self.metadata_lines()
         return d
 
     def skipped(self, shown: int = 3) -> list[str]:
@@ -154,6 +163,19 @@ class BuildReport:
                 first = ", ".join(sources[:shown])
                 more = len(sources) - shown
                 lines.append(f"{len(sources)} files, {reason}: {first} and {more} more")
+        return lines
+
+    def metadata_lines(self) -> list[str]:
+        """What the documents say about themselves, and what the build could not find."""
+        if not self.metadata:
+            return []
+        coverage = MetadataCoverage(**self.metadata)  # type: ignore[arg-type]
+        lines = [coverage.line(), *coverage.notes()]
+        for site, removed in self.furniture.items():
+            shown = "; ".join(removed[:3]) + (
+                f" and {len(removed) - 3} more" if len(removed) > 3 else ""
+            )
+            lines.append(f"site furniture removed from {site.removeprefix('folder:')}: {shown}")
         return lines
 
     def measure_disk(self, version: Path, cache: Path) -> None:
@@ -271,7 +293,7 @@ def build_index(
             version=None, full=full, full_reason=reason, roots=[str(r) for r in roots]
         )
 
-        docs = _read(roots, progress, report)
+        docs = _read(roots, settings, progress, report)
         fingerprint = _corpus_fingerprint(docs)
         _diff(index_dir if previous and not full else None, docs, report)
         if (
@@ -281,6 +303,7 @@ def build_index(
             and previous.corpus_roots == report.roots
             and previous.windows > 0  # older versions did not record it, nor their backend
             and FeedbackWords.stored(index_dir.current_path())  # nor feedback words
+            and LearnedTerms.stored(index_dir.current_path())  # nor learned terms
             and BackendSpec.from_dict(previous.dense)
             == resolve(settings.dense_backend, previous.windows)
         ):
@@ -291,10 +314,12 @@ def build_index(
             _publish(served, index_dir.current_path())  # a run killed before its alias moved
             report.seconds = time.perf_counter() - started
             log.info("nothing changed; still serving version %s", previous.version)
+            _log_metadata(report)
             return report
         chunked = _chunk(docs, settings, progress)
 
         rows = [(p, d) for d, ps in chunked for p in ps]
+        owners = np.repeat(np.arange(len(chunked)), [len(ps) for _, ps in chunked])
         report.passages = len(rows)
         log.info(
             "read %d documents (%d added, %d changed, %d deleted, %d files skipped), cut %d passages",
@@ -341,6 +366,10 @@ def build_index(
             keyword.save(partial / "keyword")
             progress.stage("feedback words", passages, "passages")
             FeedbackWords.build(texts, keyword, _Increments(progress)).save(partial)
+            progress.stage("learning the archive's terms", None, "steps")
+            learned, counts = learn_terms(texts, owners)
+            learned.save(partial, counts)
+            log.info("learned %d terms the archive uses as units", len(learned.terms))
             _verify(partial, dense.spec.as_dict(), connection(settings), n, passages, len(keyword))
             Manifest(
                 version=name,
@@ -371,7 +400,14 @@ def build_index(
         report.version, report.windows = name, windows
         report.measure_disk(index_dir.versions_dir / name, index_dir.cache_path)
         report.seconds = time.perf_counter() - started
+        _log_metadata(report)
         return report
+
+
+def _log_metadata(report: BuildReport) -> None:
+    """End the log with what the documents said about themselves and what was not found."""
+    for line in report.metadata_lines():
+        log.info("%s", line)
 
 
 def _os_reason(error: Exception) -> str:
@@ -417,12 +453,18 @@ def _needs_full(
     return False, None
 
 
-def _read(paths: Sequence[Path], progress: Progress, report: BuildReport) -> list[Document]:
-    progress.stage("reading documents", len(list_sources(paths)), "files")
+def _read(
+    paths: Sequence[Path], settings: Settings, progress: Progress, report: BuildReport
+) -> list[Document]:
+    """Every document of ``paths``, cleaned, with site furniture gone; failures and coverage
+    go on the report. A format whose parser cannot run here stops the run before reading."""
+    sources = list_sources(paths)
+    _check_parsers(sources)
+    progress.stage("reading documents", len(sources), "files")
     docs: list[Document] = []
     seen: set[str] = set()
     last_source = None
-    for item in read_corpus(paths):
+    for item in read_corpus(paths, fields=settings.fields):
         if isinstance(item, ReadFailure):
             report.failed.append({"source": item.source, "reason": item.reason})
             file_of = item.source.split("#", 1)[0]
@@ -445,7 +487,23 @@ def _read(paths: Sequence[Path], progress: Progress, report: BuildReport) -> lis
             + (f" ({len(report.failed)} failed)" if report.failed else " (no supported files)")
         )
     report.documents = len(docs)
+    report.furniture = strip_site_furniture(docs)
+    report.metadata = MetadataCoverage.of(docs, settings.fields).as_dict()
     return docs
+
+
+def _check_parsers(sources: Sequence[Path]) -> None:
+    """Stop when a whole format cannot be read here: skipped, its documents would leave the index."""
+    counts: dict[str, int] = {}
+    for path in sources:
+        counts[path.suffix.lower()] = counts.get(path.suffix.lower(), 0) + 1
+    broken = missing_parsers(counts)
+    if broken:
+        raise BuildError(
+            "cannot read "
+            + "; ".join(f"the {counts[s]:,} {s} files ({why})" for s, why in broken.items())
+            + ". Nothing was indexed and the served version is unchanged."
+        )
 
 
 def _chunk(

@@ -136,6 +136,16 @@ def _load_segmenters() -> tuple[_Segment, _Segment]:
     return _segmenters
 
 
+def han_runs(text: str) -> list[str]:
+    """The runs of Han characters of ``text`` (already in matching form), in order."""
+    return [m.group(1) for m in _TOKEN_RE.finditer(text) if m.group(1)]
+
+
+def segment_precise(run: str) -> list[str]:
+    """A Han run cut into words by the precise segmenter (HMM off), stop words kept."""
+    return _load_segmenters()[0](run)
+
+
 def tokenize(text: str, *, query: bool = False) -> list[str]:
     """Index terms of ``text``: search-mode words for passages, precise words for queries.
 
@@ -178,24 +188,32 @@ class KeywordHits:
 
     Hybrid search fuses the keyword top-k with dense nominees whose BM25 it
     also needs: ``of`` reads them from the full score array of a local index,
-    or from the rows' stored term weights of a remote one.
+    or from the rows' stored term weights of a remote one. ``full`` is that
+    array where the index computes one (every passage's score), else ``None``.
     """
 
     rows: np.ndarray
     scores: np.ndarray
     of: Callable[[np.ndarray], np.ndarray]
+    full: np.ndarray | None = None
 
 
 class KeywordSearch(Protocol):
-    """What the searcher asks of a keyword index, local (bm25s files) or remote (Milvus)."""
+    """What the searcher asks of a keyword index, local (bm25s files) or remote (Milvus).
+
+    It scores terms already analysed (:mod:`indexer.analysis`): the index
+    never segments a query itself, so every step sees the same terms.
+    """
+
+    vocab: Mapping[str, int]
+    #: passages holding each term (by term id): its idf
+    df: np.ndarray
 
     def __len__(self) -> int: ...
 
-    def query_terms(self, query: str) -> list[str]: ...
-
     def search(
         self,
-        query: str,
+        terms: Sequence[str],
         k: int,
         mask: np.ndarray | None = None,
         feedback: Feedback | None = None,
@@ -203,7 +221,7 @@ class KeywordSearch(Protocol):
         """The ``k`` best rows with score > 0 inside ``mask`` (k = 0: none, only ``of``)."""
         ...
 
-    def max_score(self, query: str, feedback: Feedback | None = None) -> float: ...
+    def max_score(self, terms: Sequence[str], feedback: Feedback | None = None) -> float: ...
 
 
 class TermStats:
@@ -225,15 +243,20 @@ class TermStats:
         return self._n
 
     def query_terms(self, query: str) -> list[str]:
-        """Terms of ``query`` that occur in the index, in query order: the ones that score."""
+        """Words of ``query`` that occur in the index, in query order: the plain tokenisation,
+        for tools that score a raw string (searches analyse queries, :mod:`indexer.analysis`)."""
         return [t for t in tokenize(query, query=True) if t in self.vocab]
 
-    def weights(self, query: str, feedback: Feedback | None = None) -> list[tuple[int, float]]:
+    def weights(
+        self, terms: Sequence[str], feedback: Feedback | None = None
+    ) -> list[tuple[int, float]]:
         """(term id, weight) of a query: its own terms weigh 1 each, feedback terms theirs."""
-        own = [(self.vocab[t], 1.0) for t in self.query_terms(query)]
+        if isinstance(terms, str):  # a str is a Sequence[str]: one character per term
+            raise TypeError("weights() takes analysed terms, not a query string")
+        own = [(self.vocab[t], 1.0) for t in terms if t in self.vocab]
         return own + [(self.vocab[t], w) for t, w in (feedback or {}).items() if t in self.vocab]
 
-    def max_score(self, query: str, feedback: Feedback | None = None) -> float:
+    def max_score(self, terms: Sequence[str], feedback: Feedback | None = None) -> float:
         """Upper bound of a query's scores, to map scores into [0, 1] across queries.
 
         It is the sum, over the query's indexed terms, of the highest score each
@@ -244,7 +267,7 @@ class TermStats:
         infinity), so a passage matching all terms well lands near 1 instead of
         near 0.4. 0.0 when no term is indexed.
         """
-        return sum(w * float(self.term_max[tid]) for tid, w in self.weights(query, feedback))
+        return sum(w * float(self.term_max[tid]) for tid, w in self.weights(terms, feedback))
 
 
 class KeywordIndex(TermStats):
@@ -324,13 +347,13 @@ class KeywordIndex(TermStats):
         )
         return cls(found, np.load(directory / _TERM_MAX_FILE, mmap_mode=mode))
 
-    def scores(self, query: str, feedback: Feedback | None = None) -> np.ndarray:
+    def scores(self, terms: Sequence[str], feedback: Feedback | None = None) -> np.ndarray:
         """BM25 score of every passage (float32, length ``len(self)``; 0 where no term occurs).
 
         Each ``feedback`` term adds its BM25 times its weight (query terms weigh 1).
         """
         out = np.zeros(self._n, dtype=np.float32)
-        for tid, weight in self.weights(query, feedback):
+        for tid, weight in self.weights(terms, feedback):
             lo, hi = self._indptr[tid], self._indptr[tid + 1]
             out[self._indices[lo:hi]] += weight * self._data[lo:hi]  # rows of a column are unique
         return out
@@ -351,37 +374,42 @@ class KeywordIndex(TermStats):
 
     def search(
         self,
-        query: str,
+        terms: Sequence[str],
         k: int,
         mask: np.ndarray | None = None,
         feedback: Feedback | None = None,
     ) -> KeywordHits:
         """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores."""
-        scores = self.scores(query, feedback)
+        scores = self.scores(terms, feedback)
         rows = self.top(scores, k, mask) if k else np.empty(0, np.int64)
-        return KeywordHits(rows, scores[rows], scores.__getitem__)
+        return KeywordHits(rows, scores[rows], scores.__getitem__, scores)
 
     def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
-        """Rows of the ``k`` best ``scores`` above 0, best first (ties: lower row first).
+        """Rows of the ``k`` best ``scores`` above 0 (:func:`top_rows`)."""
+        return top_rows(scores, k, mask)
 
-        ``mask`` (bool, one per passage) restricts the candidates *before* the
-        top-k cut, so a filter never leaves fewer than ``k`` hits when ``k``
-        matching rows exist.
-        """
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        keep = scores > 0
-        if mask is not None:
-            if mask.shape != (self._n,):
-                raise ValueError(f"mask shape {mask.shape} != ({self._n},)")
-            keep &= mask.astype(bool, copy=False)
-        rows = np.flatnonzero(keep)  # ascending, which the stable sort keeps among ties
-        if k < len(rows):
-            candidate = scores[rows]
-            kth = np.partition(candidate, len(rows) - k)[len(rows) - k]
-            above = rows[candidate > kth]
-            rows = np.concatenate([above, rows[candidate == kth][: k - len(above)]])
-        return rows[np.argsort(-scores[rows], kind="stable")]
+
+def top_rows(scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+    """Rows of the ``k`` best ``scores`` above 0, best first (ties: lower row first).
+
+    ``mask`` (bool, one per passage) restricts the candidates *before* the
+    top-k cut, so a filter never leaves fewer than ``k`` hits when ``k``
+    matching rows exist.
+    """
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    keep = scores > 0
+    if mask is not None:
+        if mask.shape != scores.shape:
+            raise ValueError(f"mask shape {mask.shape} != {scores.shape}")
+        keep &= mask.astype(bool, copy=False)
+    rows = np.flatnonzero(keep)  # ascending, which the stable sort keeps among ties
+    if k < len(rows):
+        candidate = scores[rows]
+        kth = np.partition(candidate, len(rows) - k)[len(rows) - k]
+        above = rows[candidate > kth]
+        rows = np.concatenate([above, rows[candidate == kth][: k - len(above)]])
+    return rows[np.argsort(-scores[rows], kind="stable")]
 
 
 def check_tokenizer(directory: Path) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -24,6 +25,8 @@ from indexer.textnorm import normalize_for_match
 _CLOSING = {'"': '"', "“": "”", "「": "」", "『": "』"}
 _STRAY = {"”", "」", "』"}
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
+#: Needles whose rows :meth:`PassageText.postings` keeps (a few MB on the laws).
+_CACHED = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,27 +128,56 @@ class PassageText:
         self._texts = texts
         self._n = n
         self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._joined: str | None = None
         self._starts = np.zeros(0, np.int64)
+        self._lengths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self._n
 
     @property
     def lengths(self) -> np.ndarray:
-        """Characters of each passage's matching form: the text size trends divide by."""
+        """Characters of each passage's matching form: the text size trends divide by, and the
+        passage length exact terms' BM25 normalises by."""
         self._load()
-        return np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
+        if self._lengths is None:
+            self._lengths = np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
+        return self._lengths
 
     def containing(self, phrase: str) -> np.ndarray:
         """Bool mask of the passages whose matching form contains ``phrase``."""
-        joined = self._load()
         out = np.zeros(self._n, dtype=bool)
-        hits = []
-        at = joined.find(phrase)
-        while at >= 0:
-            hits.append(at)
-            at = joined.find(phrase, at + 1)
-        if hits:
-            out[np.searchsorted(self._starts, np.array(hits), side="right") - 1] = True
+        out[self.postings(phrase)[0]] = True
         return out
+
+    def postings(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose matching form contains ``needle`` (ascending) and how often each does.
+
+        Exact wherever the needle stands, inside longer words too: what keyword
+        search scores a query's terms by. The last ``_CACHED`` needles' answers
+        are kept (a research view asks for the same terms many times, paging
+        a query asks again).
+        """
+        with self._lock:
+            found = self._cache.get(needle)
+            if found is not None:
+                self._cache.move_to_end(needle)
+                return found
+        joined = self._load()
+        if needle:
+            at = np.fromiter((m.start() for m in re.finditer(re.escape(needle), joined)), np.int64)
+        else:
+            at = np.empty(0, np.int64)
+        rows, tf = np.unique(
+            np.searchsorted(self._starts, at, side="right") - 1, return_counts=True
+        )
+        found = (rows, tf.astype(np.float32))
+        with self._lock:
+            self._cache[needle] = found
+            while len(self._cache) > _CACHED:
+                self._cache.popitem(last=False)
+        return found
 
     def mask(self, parsed: ParsedQuery) -> np.ndarray | None:
         """Rows holding every phrase and no excluded word; None when the query has neither."""

@@ -222,10 +222,17 @@ class SearchResponse(BaseModel):
     total: int = Field(
         ...,
         description="Hits this query has (after filters and folding duplicates), the same on "
-        "every page; a query ranks at most MAX_HITS passages (see total_capped).",
+        "every page: every passage with a score from the query's own words (in hybrid also the "
+        "semantic nominees; with quoted phrases every passage that holds them). Dense "
+        "similarity alone has no such count: there total is what the ranking holds.",
     )
     total_capped: bool = Field(
-        False, description="True when the ranking stopped at MAX_HITS: more passages may match."
+        False,
+        description="True when more passages match than the ranking holds (it ranks at most "
+        "MAX_HITS): total > ranked, or, when total = ranked, more may match than that.",
+    )
+    ranked: int = Field(
+        0, description="Hits the ranking holds, which pages reach (at most MAX_HITS passages)."
     )
     hits: list[Hit]
     message: str | None = None

@@ -19,14 +19,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from indexer import dedup
+from indexer.analysis import Analyser, Analysis
 from indexer.dense import BackendUnavailable, connection, load_backend
 from indexer.errors import UserError
+from indexer.exact import ExactTerms
 from indexer.feedback import FeedbackWords
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
-from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch
+from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch, top_rows
 from indexer.manifest import Manifest, model_mismatch
-from indexer.query import ParsedQuery, PassageText, parse_query
+from indexer.query import ParsedQuery, PassageText
 from indexer.schemas import (
     MAX_HITS,
     ContextPassage,
@@ -41,6 +43,7 @@ from indexer.schemas import (
 )
 from indexer.settings import Settings
 from indexer.store import PassageStore, Store, StoredPassage
+from indexer.terms import LearnedTerms
 
 if TYPE_CHECKING:
     from indexer.dense import DenseBackend
@@ -78,13 +81,26 @@ class Ranked:
 
 @dataclass(slots=True)
 class Pool:
-    """A query's ranked passages before paging: rows best first, and what to mark in them."""
+    """A query's ranked passages before paging: rows best first, what to mark in them, and
+    every row that matches (``matched``: more than the ranking holds when it is capped;
+    ``None`` where only the ranked rows are known, as for dense similarity)."""
 
     ranked: Ranked
-    parsed: ParsedQuery
-    terms: list[str]
-    marked: list[str]
+    analysis: Analysis
     message: str | None
+    matched: np.ndarray | None = None
+
+    @property
+    def parsed(self) -> ParsedQuery:
+        return self.analysis.parsed
+
+    @property
+    def terms(self) -> list[str]:
+        return self.analysis.terms
+
+    @property
+    def marked(self) -> list[str]:
+        return self.analysis.marked
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +164,8 @@ class Searcher:
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
         self.passage_text = PassageText(self.store.passage_texts, len(self._row_doc))
+        self.exact = ExactTerms(self.passage_text, self.keyword)
+        self._analyser = Analyser(self.exact.df, self.keyword, LearnedTerms.load(version_dir))
 
     @property
     def documents(self) -> list[DocumentInfo]:
@@ -214,6 +232,10 @@ class Searcher:
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
         self.search(SearchRequest(q='"GDP" 增长', k=3))
 
+    def analyse(self, query: str) -> Analysis:
+        """``query`` analysed against this version: the one analysis every step reads."""
+        return self._analyser.analyse(query)
+
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest, budget: float | None = None) -> SearchResponse:
         """Rank passages for ``req``; raises QueryError for requests to fix.
@@ -224,9 +246,13 @@ class Searcher:
         started = time.perf_counter()
         pool = self.pool(req, started, budget)
         ranked, message = pool.ranked, pool.message
-        hits, total = self._page(req, ranked, pool.marked)
+        hits, ranked_groups = self._page(req, ranked, pool.marked)
         _within(started, budget)
-        capped = len(ranked.rows) >= MAX_HITS
+        if pool.matched is None:  # the ranking is all that is known: it may stop at its limit
+            total, capped = ranked_groups, len(ranked.rows) >= MAX_HITS
+        else:
+            total = max(self._count(pool.matched, req.collapse), ranked_groups)
+            capped = total > ranked_groups
         if not hits and message is None:
             message = "no passage matches" + (
                 "" if req.filters.is_empty() else " within the filters"
@@ -241,6 +267,7 @@ class Searcher:
             k=req.k,
             total=total,
             total_capped=capped,
+            ranked=ranked_groups,
             hits=hits,
             message=message,
             version=self.version,
@@ -248,28 +275,33 @@ class Searcher:
         )
 
     def pool(
-        self, req: SearchRequest, started: float | None = None, budget: float | None = None
+        self,
+        req: SearchRequest,
+        started: float | None = None,
+        budget: float | None = None,
+        analysis: Analysis | None = None,
     ) -> Pool:
-        """The ranked pool of ``req`` (at most ``MAX_HITS`` passages, ``min_score`` applied)."""
+        """The ranked pool of ``req`` (at most ``MAX_HITS`` passages, ``min_score`` applied);
+        ``analysis`` is ``req.q``'s when the caller has it already."""
         started = time.perf_counter() if started is None else started
-        parsed = self._check(req)
-        query = parsed.text
-        terms = self.keyword.query_terms(query)
+        analysis = analysis or self._check(req)
+        parsed = analysis.parsed
         mask = self.mask(req.filters)
         syntax = self.passage_text.mask(parsed)
         inside = syntax if mask is None else mask if syntax is None else mask & syntax
         message = None
         ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
-        if not query:  # only exclusions: parsed.notes says so
+        matched: np.ndarray | None = ranked.rows
+        if not analysis.text:  # only exclusions: parsed.notes says so
             pass
         elif mask is not None and not mask.any():
             message = "no passage matches these filters; remove or widen a filter"
         elif inside is not None and not inside.any():
             message = _no_phrase_message(parsed, syntax, mask)
         else:
-            ranked = self._rank(req, query, inside)
+            ranked, matched = self._rank(req, analysis, inside, syntax is not None)
             _within(started, budget)
-            if req.mode == "keyword" and not terms:
+            if req.mode == "keyword" and not analysis.terms:
                 message = "the query has no searchable keywords (only stop words or punctuation)"
         if req.min_score is not None:
             keep = ranked.scores >= req.min_score
@@ -280,67 +312,128 @@ class Searcher:
                 None if ranked.dense is None else ranked.dense[keep],
                 ranked.feedback,
             )
-        # a quoted phrase is marked whole, not its words one by one (新 of 新质生产力)
-        marked = self.keyword.query_terms(parsed.free) if parsed.phrases else terms
+            matched = None  # scores below the pool are unknown
         message = "; ".join([*parsed.notes, *([message] if message else [])]) or None
-        return Pool(ranked, parsed, terms, [*marked, *parsed.phrases], message)
+        return Pool(ranked, analysis, message, matched)
 
-    def _check(self, req: SearchRequest) -> ParsedQuery:
+    def _check(self, req: SearchRequest) -> Analysis:
         """The query to search for; the request types have checked its length and paging."""
         if not req.q.strip():
             raise QueryError("the query is empty: type some words to search for")
-        return parse_query(req.q)
+        return self.analyse(req.q)
 
-    def _rank(self, req: SearchRequest, query: str, mask: np.ndarray | None) -> Ranked:
-        """The ranked pool of one query: at most ``MAX_HITS`` passages, the same at every offset.
+    def _rank(
+        self, req: SearchRequest, a: Analysis, mask: np.ndarray | None, restricted: bool
+    ) -> tuple[Ranked, np.ndarray | None]:
+        """The ranked pool of one query (at most ``MAX_HITS`` passages, the same at every
+        offset) and every row that matches it.
 
         A fixed pool is what keeps ``total`` and every page stable while paging:
         keyword and dense rank their best ``MAX_HITS``; hybrid fuses the
-        ``candidate_depth`` best of each retriever.
+        ``candidate_depth`` best of each retriever. What matches: passages with
+        a keyword score (and, in hybrid, the dense nominees); in any mode every
+        passage that quoted phrases or exclusions let through.
         """
         depth = MAX_HITS
         if req.mode == "keyword":
-            found = self.keyword.search(query, depth, mask)
-            kw = self._keyword_norm(query, found.scores)
-            return Ranked(found.rows, kw, kw, None)
-        qvec = self.embedder.encode_query(query)
+            found = self.keyword_hits(a, depth, mask)
+            kw = self._keyword_norm(a, found.scores)
+            ranked = Ranked(found.rows, kw, kw, None)
+            return ranked, _matching(found, mask, restricted)
+        qvec = self.embedder.encode_query(a.text)
         nominate = self.settings.candidate_depth
         if req.mode == "dense":
             dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
             dn = self.calibration.normalise(dn_scores)
-            return Ranked(dn_rows, dn, None, dn)
-        dn_rows, feedback, bm25 = self._hybrid_inputs(query, qvec, mask, nominate)
+            matched = np.flatnonzero(mask) if restricted and mask is not None else None
+            return Ranked(dn_rows, dn, None, dn), matched
+        dn_rows, feedback, bm25 = self._hybrid_inputs(a, qvec, mask, nominate)
         rows = np.union1d(bm25.rows, dn_rows)
-        fused = self._fuse(query, qvec, rows, bm25, feedback)
+        fused = self._first_containing(a, self._fuse(a, qvec, rows, bm25, feedback))
         keep = slice(0, depth)
-        return Ranked(
+        ranked = Ranked(
             fused.rows[keep], fused.scores[keep], fused.keyword[keep], fused.dense[keep], feedback
         )
+        # what matches is the query's own words (feedback words only help rank) or the dense
+        # side's nominees
+        found = _matching(self.keyword_hits(a, 0, mask), mask, restricted)
+        return ranked, None if found is None else np.union1d(found, dn_rows)
 
-    def hybrid_ranking(self, query: str, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
+    def keyword_hits(
+        self, a: Analysis, k: int, mask: np.ndarray | None = None, feedback: Feedback | None = None
+    ) -> KeywordHits:
+        """BM25 of the query's exact terms (from the passages' text) and of its other terms and
+        ``feedback`` words (from the keyword index): the ``k`` best rows inside ``mask`` and the
+        score of any row (``full``: every row's, where the index computes them all)."""
+        side = self.keyword.search(a.tokens, k, mask, feedback)
+        if not a.units:
+            return side
+        exact = self.exact.scores(a.units)
+        if side.full is not None:
+            full = exact + side.full
+            rows = top_rows(full, k, mask) if k else np.empty(0, np.int64)
+            return KeywordHits(rows, full[rows], full.__getitem__, full)
+        # postings kept remotely: the best of each side, each scored on both
+        best = top_rows(exact, k, mask) if k else np.empty(0, np.int64)
+        rows = np.union1d(best, side.rows)
+        scores = exact[rows] + side.of(rows)
+        order = np.lexsort((rows, -scores))[:k]
+        order = order[scores[order] > 0]
+        return KeywordHits(rows[order], scores[order], lambda r: exact[r] + side.of(r))
+
+    def _first_containing(self, a: Analysis, fused: Fused) -> Fused:
+        """A one-term query's passages that contain the term before the ones that do not.
+
+        Someone who types one term wants the paragraphs that say it; the dense
+        side's near neighbours that do not (代表 for 代表大会) follow them. Scores stay
+        what fusion gave; only the order between the two tiers changes.
+        """
+        if a.one_term is None or not len(fused.rows):
+            return fused
+        says = self.passage_text.containing(a.one_term)[fused.rows]
+        order = np.argsort(~says, kind="stable")
+        return Fused(
+            fused.rows[order], fused.scores[order], fused.keyword[order], fused.dense[order]
+        )
+
+    def uses(self, a: Analysis) -> np.ndarray:
+        """Rows that contain every phrase and term of ``a`` (after folding): where the query's
+        words are said. Trends count these and compare calls the other groups silent."""
+        keep = np.zeros(len(self._row_doc), dtype=bool)
+        if a.required:
+            keep[:] = True
+            for needle in a.required:
+                keep &= self.passage_text.containing(needle)
+        return keep
+
+    def _count(self, rows: np.ndarray, collapse: bool) -> int:
+        """Hits ``rows`` make: near-duplicates folded into one, as the pages fold them."""
+        return int(np.unique(self._clusters[rows]).size) if collapse else int(rows.size)
+
+    def hybrid_ranking(self, a: Analysis, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
         taken from the best dense matches inside ``mask``."""
-        qvec = self.embedder.encode_query(query)
-        _, feedback, bm25 = self._hybrid_inputs(query, qvec, mask, 0)
-        return self._fuse(query, qvec, rows, bm25, feedback)
+        qvec = self.embedder.encode_query(a.text)
+        _, feedback, bm25 = self._hybrid_inputs(a, qvec, mask, 0)
+        return self._first_containing(a, self._fuse(a, qvec, rows, bm25, feedback))
 
     def _hybrid_inputs(
-        self, query: str, qvec: np.ndarray, mask: np.ndarray | None, k: int
+        self, a: Analysis, qvec: np.ndarray, mask: np.ndarray | None, k: int
     ) -> tuple[np.ndarray, Feedback, KeywordHits]:
         """The dense nominees, the feedback words they give, and BM25 with them: its ``k``
         best rows inside ``mask`` and the score of any row."""
         dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, mask)
-        feedback = self._feedback(query, dn_rows)
-        return dn_rows, feedback, self.keyword.search(query, k, mask, feedback)
+        feedback = self._feedback(a, dn_rows)
+        return dn_rows, feedback, self.keyword_hits(a, k, mask, feedback)
 
     def _fuse(
-        self, query: str, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
+        self, a: Analysis, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
     ) -> Fused:
-        keyword = self._keyword_norm(query, bm25.of(rows), feedback)
+        keyword = self._keyword_norm(a, bm25.of(rows), feedback)
         dense = self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
         return fuse(rows, keyword, dense, self.settings.keyword_weight)
 
-    def _feedback(self, query: str, dense_rows: np.ndarray) -> Feedback:
+    def _feedback(self, a: Analysis, dense_rows: np.ndarray) -> Feedback:
         """Words of the best dense matches (inside the filters) for the keyword side of hybrid.
 
         Dense finds a paraphrase's passage when BM25 cannot; its words then let
@@ -354,15 +447,15 @@ class Searcher:
             return {}
         return self._feedback_words.terms(
             dense_rows[:n].tolist(),
-            set(self.keyword.query_terms(query)),
+            set(a.terms),
             self.settings.feedback_terms,
             self.settings.feedback_weight,
         )
 
     def _keyword_norm(
-        self, query: str, bm25: np.ndarray, feedback: Feedback | None = None
+        self, a: Analysis, bm25: np.ndarray, feedback: Feedback | None = None
     ) -> np.ndarray:
-        top = self.keyword.max_score(query, feedback)
+        top = self.exact.max_score(a.units) + self.keyword.max_score(a.tokens, feedback)
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
     def _page(self, req: SearchRequest, ranked: Ranked, terms: list[str]) -> tuple[list[Hit], int]:
@@ -525,6 +618,17 @@ def citation(doc: DocumentInfo, section: str) -> str:
     parts = [f"《{doc.title}》", doc.speaker, doc.date or (str(doc.year) if doc.year else None)]
     where = doc.url or doc.source
     return "，".join(p for p in [*parts, section] if p) + (f"。{where}" if where else "。")
+
+
+def _matching(hits: KeywordHits, mask: np.ndarray | None, restricted: bool) -> np.ndarray | None:
+    """Every row the keyword side matches inside ``mask`` (all of them when phrases or
+    exclusions already chose them); ``None`` when the index cannot say (remote postings)."""
+    if restricted and mask is not None:
+        return np.flatnonzero(mask)
+    if hits.full is None:
+        return None
+    keep = hits.full > 0
+    return np.flatnonzero(keep if mask is None else keep & mask)
 
 
 def _no_phrase_message(parsed: ParsedQuery, syntax: np.ndarray, mask: np.ndarray | None) -> str:

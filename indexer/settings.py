@@ -79,6 +79,14 @@ class Settings(BaseSettings):
         "heading (and document title) in front, so a paragraph under 成果转化 knows it.",
     )
 
+    # reading
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Source field names to read metadata from, before the built-in ones: "
+        'JSON such as {"date": "publication", "speaker": "author"} (CLI: --field date=publication). '
+        "Keys: title, text, date, year, region, speaker, doc_type, url.",
+    )
+
     # index lifecycle
     corpus_roots: list[Path] = Field(
         default_factory=list,
@@ -162,6 +170,24 @@ class Settings(BaseSettings):
     search_timeout_seconds: float = Field(
         5.0, gt=0.0, description="A search that takes longer stops with a 503."
     )
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, named: dict[str, str]) -> dict[str, str]:
+        from corpus.metadata import FIELD_ALIASES
+
+        unknown = sorted(set(named) - set(FIELD_ALIASES))
+        if unknown:
+            raise ValueError(
+                f"unknown document field {', '.join(unknown)}: name one of "
+                f"{', '.join(FIELD_ALIASES)} (e.g. date=publication)"
+            )
+        empty = [k for k, v in named.items() if not str(v).strip()]
+        if empty:
+            raise ValueError(
+                f"no source field named for {', '.join(empty)} (e.g. date=publication)"
+            )
+        return {k: str(v).strip() for k, v in named.items()}
 
     @field_validator("dense_backend")
     @classmethod

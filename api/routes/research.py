@@ -115,7 +115,7 @@ def _all_hits(searcher: Searcher, params: SearchExport) -> SearchResponse:
     base = SearchParams(**params.model_dump(exclude={"format", "limit"}))
     first = searcher.search(base.model_copy(update={"k": min(MAX_K, params.limit)}).to_request())
     hits = list(first.hits)
-    while len(hits) < min(params.limit, first.total):
+    while len(hits) < min(params.limit, first.ranked):
         page = base.model_copy(
             update={"k": min(MAX_K, params.limit - len(hits)), "offset": len(hits)}
         )

@@ -460,7 +460,7 @@ function renderResults(state, body) {
       ? h(
           'span',
           { class: 'summary-count' },
-          `${body.total_capped ? '最相关的' : '共 '}${fmt(total)} 条段落，第 ${fmt(from)}–${fmt(to)} 条`,
+          `${countText(body)}，第 ${fmt(from)}–${fmt(to)} 条`,
         )
       : h('span', { class: 'summary-count' }, '没有结果'),
     h('span', { class: 'summary-took', id: 'took' }, took),
@@ -471,7 +471,15 @@ function renderResults(state, body) {
   ui.hits.start = from;
   ui.hits.hidden = hits.length === 0;
   renderEmpty(state, body);
-  renderPager(state, total);
+  renderPager(state, Math.min(total, body.ranked ?? total));
+}
+
+/** How many passages match: exact when known, "more than" when the ranking is all there is. */
+function countText(body) {
+  const ranked = body.ranked ?? body.total;
+  if (!body.total_capped) return `共 ${fmt(body.total)} 条段落`;
+  if (body.total > ranked) return `共 ${fmt(body.total)} 条段落（可浏览最相关的 ${fmt(ranked)} 条）`;
+  return `超过 ${fmt(body.total)} 条段落（显示最相关的 ${fmt(ranked)} 条）`;
 }
 
 // Hybrid mode also searched for words of the best semantic matches: say which, so a
@@ -854,6 +862,10 @@ async function showTrend(state) {
       h('li', {}, h('a', { href: stateURL(inYear(state, g.key)), 'data-nav': true, 'data-year': g.key }, `${g.key}年 ${fmt(g.passages)}段`)),
     ),
     missing ? h('li', { class: 'missing' }, `${missing} 个年份档案中没有文件（图中灰色）`) : null,
+    // documents without a date are counted apart, never as a year among the years
+    body.unrecorded
+      ? h('li', { class: 'undated' }, `未注明日期：${fmt(body.unrecorded.documents_total)} 篇文件（其中 ${fmt(body.unrecorded.passages ?? 0)} 段含这些词语），不计入图中`)
+      : null,
   );
   const echarts = await loadECharts();
   const css = getComputedStyle(document.documentElement);
@@ -910,7 +922,7 @@ async function showCompare(state) {
   setChildren(
     ui.compareRows,
     body.rows.length ? null : h('li', {}, body.message ?? '没有可对比的地区'),
-    body.rows.map((row) => {
+    [...body.rows, ...(body.unrecorded ? [body.unrecorded] : [])].map((row) => {
       if (!row.hit) return h('li', { class: 'silent', dataset: { region: row.label } }, h('span', { class: 'compare-label' }, row.label), '未提及');
       const text = h('p', { class: 'passage' });
       setHighlighted(text, row.hit.highlighted, row.hit.text);

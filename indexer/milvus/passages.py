@@ -201,14 +201,14 @@ class MilvusKeyword(TermStats):
 
     def search(
         self,
-        query: str,
+        terms: Sequence[str],
         k: int,
         mask: np.ndarray | None = None,
         feedback: Feedback | None = None,
     ) -> KeywordHits:
         """Top ``k`` rows by BM25 inside ``mask``, best first, ties by row (as locally)."""
         weights: dict[int, float] = {}
-        for tid, w in self.weights(query, feedback):  # a repeated word counts twice, as locally
+        for tid, w in self.weights(terms, feedback):  # a repeated word counts twice, as locally
             weights[tid] = weights.get(tid, 0.0) + w
         rows, scores = np.empty(0, np.int64), np.empty(0, np.float32)
         allowed = None if mask is None else np.flatnonzero(mask)

@@ -2,9 +2,9 @@
 
 "How do the provinces word 新质生产力 in their 2026 reports": every passage
 inside the filters is scored as hybrid search scores it, and each group shows
-its best. A group none of whose passages uses all of the query's keyword
-terms (冰雪 and 经济 for 冰雪经济) is listed as saying nothing rather than given
-its least bad paraphrase; a question's key term is best given in quotes.
+its best. A group none of whose passages uses the query's words (every phrase
+and term of its analysis, :meth:`Searcher.uses`, the same test trends count by)
+is listed as saying nothing rather than given its least bad paraphrase.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.query import parse_query
 from indexer.research.schemas import CompareParams, CompareResponse, CompareRow, GroupKey
 
 if TYPE_CHECKING:
@@ -25,39 +24,34 @@ if TYPE_CHECKING:
 def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
     """Best passage per group for ``params.q``; notes on the query go in its message."""
     started = time.perf_counter()
-    parsed = parse_query(params.q)
+    analysis = searcher.analyse(params.q)
+    parsed = analysis.parsed
     filters = params.filters()
     n = len(searcher.row_documents)
-    inside = searcher.mask(filters)
-    inside = np.ones(n, dtype=bool) if inside is None else inside
-    if parsed.restricts:
-        inside = inside & searcher.passage_text.mask(parsed)
+    within = searcher.mask(filters)
+    within = np.ones(n, dtype=bool) if within is None else within
+    # every group the filters hold is listed; one whose passages lack a quoted phrase is silent
+    inside = within & searcher.passage_text.mask(parsed) if parsed.restricts else within
     if not parsed.text:  # only exclusions
         inside = np.zeros(n, dtype=bool)
     docs = searcher.documents
     keys = [_key(d, params.by) for d in docs]
-    present = sorted({keys[i] for i in np.unique(searcher.row_documents[inside])}, key=str)
+    present = sorted({keys[i] for i in np.unique(searcher.row_documents[within])}, key=str)
     rows = np.flatnonzero(inside)
     message = None
     best: dict[GroupKey, tuple[int, float]] = {}
-    speaks: set[GroupKey] = set()
+    speaks: set[GroupKey] = set()  # groups with a passage that uses the query's words
     if rows.size:
-        query = parsed.text
-        ranking = searcher.hybrid_ranking(query, rows, inside)  # best first
-        own = np.ones(rows.size, dtype=bool)  # passages that use every word of the query
-        for term in searcher.keyword.query_terms(query):
-            own &= searcher.keyword.search(term, 0).of(ranking.rows) > 0
+        ranking = searcher.hybrid_ranking(analysis, rows, inside)  # best first
+        own = searcher.uses(analysis)[ranking.rows]  # passages that use the query's words
         doc_of = searcher.row_documents[ranking.rows]
-        for i, (row, score) in enumerate(zip(ranking.rows, ranking.scores, strict=True)):
-            key = keys[doc_of[i]]
-            best.setdefault(key, (int(row), float(score)))
-            if own[i]:
-                speaks.add(key)
+        for i in np.flatnonzero(own):  # each group's best passage among those that use the words
+            best.setdefault(keys[doc_of[i]], (int(ranking.rows[i]), float(ranking.scores[i])))
+        speaks = set(best)
     else:
         message = "no passage matches these filters and phrases; remove or widen one"
 
-    marked = searcher.keyword.query_terms(parsed.free if parsed.phrases else parsed.text)
-    marked += list(parsed.phrases)
+    marked = analysis.marked
     texts = searcher.store.passages_by_rows([best[k][0] for k in present if k in speaks])
     found = [k for k in present if k in speaks]
     if params.by != "year":
@@ -77,6 +71,8 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
     ]
     if params.by == "year":  # a timeline: silent years in their place
         out.sort(key=lambda r: str(r.key))
+    unrecorded = next((r for r in out if r.key is None), None)  # apart, never a year among years
+    out = [r for r in out if r.key is not None]
     if rows.size and not found:
         message = "no group uses all of these words; try other words or a broader filter"
     if parsed.notes:
@@ -86,6 +82,7 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
         by=params.by,
         filters=filters,
         rows=out,
+        unrecorded=unrecorded,
         message=message,
         version=searcher.version,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
@@ -98,7 +95,7 @@ def _key(d: DocumentInfo, by: str) -> GroupKey:
 
 def _label(key: GroupKey, docs: list[DocumentInfo], by: str) -> str:
     if key is None:
-        return "（未注明）"
+        return {"year": "（未注明日期）", "region": "（未注明地区）"}.get(by, "（未注明）")
     if by == "document":
         return next(d.title for d in docs if d.doc_id == key)
     return str(key)

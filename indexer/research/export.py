@@ -46,25 +46,30 @@ def search_table(response: SearchResponse) -> Table:
 
 
 def trend_table(response: TrendResponse) -> Table:
+    """One row per group; the documents without a year (region, type) last, ``recorded`` false."""
     columns = [
-        response.by, "missing", "documents_total", "passages_total", "chars", "documents",
-        "passages", "per_100k_chars", "scored",
+        response.by, "recorded", "missing", "documents_total", "passages_total", "chars",
+        "documents", "passages", "per_100k_chars", "scored",
     ]  # fmt: skip
+    groups = [*response.groups, *([response.unrecorded] if response.unrecorded else [])]
     rows = [
-        [g.key, g.missing, g.documents_total, g.passages_total, g.chars, g.documents,
-         g.passages, g.per_100k_chars, g.scored]
-        for g in response.groups
+        [g.key, g.key is not None, g.missing, g.documents_total, g.passages_total, g.chars,
+         g.documents, g.passages, g.per_100k_chars, g.scored]
+        for g in groups
     ]  # fmt: skip
     return columns, rows
 
 
 def compare_table(response: CompareResponse) -> Table:
+    """One row per group, its key under ``group`` (the hit's own region or year is another
+    column), the documents without one last."""
     empty = [None] * (len(_HIT_COLUMNS) + 1)
+    found = [*response.rows, *([response.unrecorded] if response.unrecorded else [])]
     rows = [
         [r.key, r.label, r.says_nothing, *([r.hit.score, *_hit_cells(r.hit)] if r.hit else empty)]
-        for r in response.rows
+        for r in found
     ]
-    return [response.by, "label", "says_nothing", "score", *_HIT_COLUMNS], rows
+    return ["group", "label", "says_nothing", "score", *_HIT_COLUMNS], rows
 
 
 def write(table: Table, fmt: Format) -> Iterator[str]:

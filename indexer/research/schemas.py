@@ -33,7 +33,9 @@ class TrendParams(_Filtered):
 
 
 class TrendGroup(BaseModel):
-    key: GroupKey = Field(..., description="The year, region or type (null: not recorded).")
+    key: GroupKey = Field(
+        ..., description="The year, region or type (null: not recorded, see ``unrecorded``)."
+    )
     missing: bool = Field(False, description="The archive holds no document here.")
     documents_total: int
     passages_total: int
@@ -60,7 +62,14 @@ class TrendResponse(BaseModel):
     scored_capped: bool = Field(
         False, description="The hybrid ranking stopped at its limit: more may score."
     )
-    groups: list[TrendGroup]
+    groups: list[TrendGroup] = Field(
+        ..., description="One per year (region, type) the archive records, in order."
+    )
+    unrecorded: TrendGroup | None = Field(
+        None,
+        description="Documents whose year (region, type) is not recorded, counted apart: "
+        "never a bar among the years. Null when every document has one.",
+    )
     message: str | None = None
     version: str
     took_ms: float
@@ -85,6 +94,11 @@ class CompareResponse(BaseModel):
     by: CompareBy
     filters: Filters
     rows: list[CompareRow]
+    unrecorded: CompareRow | None = Field(
+        None,
+        description="The best passage of the documents whose region (year) is not recorded, "
+        "apart from the rows; null when every document has one.",
+    )
     message: str | None = None
     version: str
     took_ms: float

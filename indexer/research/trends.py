@@ -7,7 +7,8 @@ passages the hybrid ranking puts at or above ``min_score``, which also counts
 paraphrases (capped by the ranking's pool of ``MAX_HITS``). Exact counts are
 also given per 100,000 characters of the group's text, so a year with a long
 report does not look more interested. Years between the first and the last
-that the archive holds no document for are listed as missing, never as zero.
+that the archive holds no document for are listed as missing, never as zero;
+documents without a year (region, type) are counted apart, never as a group.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.query import matching_form, parse_query
 from indexer.research.schemas import GroupKey, TrendGroup, TrendParams, TrendResponse
-from indexer.schemas import MAX_HITS, BodyFilters, SearchRequest
+from indexer.schemas import MAX_HITS, BodyFilters, Filters, SearchRequest
 
 if TYPE_CHECKING:
     from indexer.search import Searcher
@@ -28,16 +28,19 @@ if TYPE_CHECKING:
 def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
     """Counts of ``params.q`` per group; notes on the query go in its message."""
     started = time.perf_counter()
-    parsed = parse_query(params.q)
-    terms = list(dict.fromkeys([*parsed.phrases, *map(matching_form, parsed.free.split())]))
+    analysis = searcher.analyse(params.q)
+    parsed = analysis.parsed
+    terms = analysis.required
     filters = params.filters()
     n = len(searcher.row_documents)
     inside = searcher.mask(filters)
+    if inside is not None and not inside.any():
+        return _nothing_inside(searcher, params, terms, filters, started)
     inside = np.ones(n, dtype=bool) if inside is None else inside
     text = searcher.passage_text
-    exact = inside & (text.mask(parsed) if parsed.restricts else True) & bool(parsed.text)
-    for term in terms:
-        exact &= text.containing(term)
+    exact = inside & searcher.uses(analysis) & bool(parsed.text)
+    if parsed.excluded:
+        exact &= text.mask(parsed)
 
     keys, group_of_doc = _groups(searcher, params.by)
     group_of_row = group_of_doc[searcher.row_documents]
@@ -57,7 +60,8 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
             min_score=params.min_score,
             collapse=False,
             filters=BodyFilters(**filters.model_dump()),
-        )
+        ),
+        analysis=analysis,
     )
     scored_rows = pool.ranked.rows
     scored = np.bincount(group_of_row[scored_rows], minlength=m)
@@ -82,11 +86,14 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
                 scored=None if missing else int(scored[g]),
             )
         )
+    unrecorded = next((g for g in groups if g.key is None), None)
+    groups = [g for g in groups if g.key is not None]
     found = int(exact.sum())
     said = list(parsed.notes)
     if not found and parsed.text:
         where = "" if filters.is_empty() else " within the filters"
-        said.append("no passage contains " + " and ".join(f"“{t}”" for t in terms) + where)
+        typed = analysis.typed
+        said.append("no passage contains " + " and ".join(f"“{t}”" for t in typed) + where)
     message = "; ".join(said) or None
     return TrendResponse(
         query=params.q.strip(),
@@ -99,7 +106,28 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
         scored=len(scored_rows),
         scored_capped=len(scored_rows) >= MAX_HITS,
         groups=groups,
+        unrecorded=unrecorded,
         message=message,
+        version=searcher.version,
+        took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def _nothing_inside(
+    searcher: Searcher, params: TrendParams, terms: list[str], filters: Filters, started: float
+) -> TrendResponse:
+    """The filters match no document: say so, rather than count zero in every year."""
+    return TrendResponse(
+        query=params.q.strip(),
+        by=params.by,
+        terms=terms,
+        min_score=params.min_score,
+        filters=filters,
+        documents=0,
+        passages=0,
+        scored=0,
+        groups=[],
+        message="no document matches these filters; remove or widen a filter",
         version=searcher.version,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

@@ -45,7 +45,7 @@ def test_trend_and_compare_exports_parse_back(http: httpx.Client) -> None:
     assert any(g["passages"] for g in groups)
     md = http.get("/export/compare", params={"q": "低空经济", "year": 2026, "format": "md"})
     table = md.text.splitlines()
-    assert table[0].startswith("| region | label | says_nothing | score |")
+    assert table[0].startswith("| group | label | says_nothing | score |")
     assert len(table) == 2 + 3, "a header, a rule and one row per region"
 
 

@@ -69,7 +69,7 @@ def test_feedback_words_name_what_a_paraphrase_describes(
         assert containing(rows, term).sum() >= 2, f"{term} can find more than its own passage"
         assert re.fullmatch(r"[\u4e00-\u9fff]{2,}", term), f"{term!r}: words, not numbers"
         assert not re.match("第?[一二三四五六七八九十百千万亿两几多]", term), f"{term!r} is a count"
-        assert (index.scores(term) > 0).mean() <= FEEDBACK_MAX_SHARE, f"{term} is too common"
+        assert (index.scores([term]) > 0).mean() <= FEEDBACK_MAX_SHARE, f"{term} is too common"
     assert "2007" in "".join(rows[i].text for i in best), "the passages do hold numbers"
     assert feedback.terms(best, own, n_terms=10, weight=0.0) == {}
     assert feedback.terms([], own, n_terms=10, weight=0.5) == {}
@@ -80,7 +80,7 @@ def test_counts_and_common_words_are_not_fed_back(
 ) -> None:
     generic = np.flatnonzero(containing(rows, "一次") & containing(rows, "企业"))[:5].tolist()
     assert len(generic) == 5
-    assert (index.scores("企业") > 0).mean() > FEEDBACK_MAX_SHARE, "企业 is common here"
+    assert (index.scores(["企业"]) > 0).mean() > FEEDBACK_MAX_SHARE, "企业 is common here"
     got = feedback.terms(generic, set(), 10, 0.5)
     assert got and not set(got) & {"一次", "企业"}
 

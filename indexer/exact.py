@@ -1,0 +1,91 @@
+"""BM25 of exact terms: every passage that contains a term scores for it.
+
+An exact term (:mod:`indexer.analysis`) is scored with Lucene's BM25 as bm25s
+computes it (k1 = 1.5, b = 0.75): idf times a term-frequency part. The idf
+counts every passage whose matching form contains the term, wherever it
+stands. The term-frequency part is the keyword index's own where the
+segmenter made the term a word of the passage (so ordinary queries rank as
+they did), and is computed from the text where the term stands inside a
+longer word, which a word index cannot see (代表大会 in 全国人民代表大会):
+occurrences as the term frequency, the passage's characters relative to the
+average as its length. So a one-term query's hits are exactly the passages
+that contain it. Figures: ``docs/keyword-terms.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import numpy as np
+
+from indexer.keyword import KeywordSearch
+from indexer.query import PassageText
+
+__all__ = ["ExactTerms"]
+
+K1 = 1.5
+B = 0.75
+#: Terms whose scores are kept (paging, a research view's repeated terms).
+_CACHED = 256
+
+
+def idf(n: int, df: int) -> float:
+    """Lucene's idf, as bm25s computes it."""
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+class ExactTerms:
+    """Scores of exact terms over one version's passage text and keyword index."""
+
+    def __init__(self, text: PassageText, words: KeywordSearch | None = None) -> None:
+        self._text = text
+        self._words = words
+        self._lock = threading.Lock()
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def df(self, term: str) -> int:
+        """Passages containing ``term``."""
+        return len(self._text.postings(term)[0])
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows containing ``term`` (ascending) and each one's BM25 for it."""
+        with self._lock:
+            if (found := self._cache.get(term)) is not None:
+                self._cache.move_to_end(term)
+                return found
+        found = self._score(term)
+        with self._lock:
+            self._cache[term] = found
+            while len(self._cache) > _CACHED:
+                self._cache.popitem(last=False)
+        return found
+
+    def _score(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        rows, tf = self._text.postings(term)
+        if not len(rows):
+            return rows, tf
+        n = len(self._text)
+        lengths = self._text.lengths
+        norm = K1 * (1.0 - B + B * lengths[rows] / max(float(lengths.mean()), 1.0))
+        part = tf / (tf + norm)
+        words = self._words
+        if words is not None and (tid := words.vocab.get(term)) is not None:
+            indexed = words.search([term], 0).of(rows)  # the index's BM25 where it is a word
+            as_word = indexed > 0
+            part[as_word] = indexed[as_word] / idf(n, int(words.df[tid]))
+        return rows, (idf(n, len(rows)) * part).astype(np.float32)
+
+    def scores(self, terms: Sequence[str]) -> np.ndarray:
+        """Each passage's summed BM25 over ``terms`` (0 where none occurs), float32."""
+        out = np.zeros(len(self._text), np.float32)
+        for term in terms:
+            rows, score = self.postings(term)
+            out[rows] += score
+        return out
+
+    def max_score(self, terms: Sequence[str]) -> float:
+        """Upper bound of :meth:`scores`: each term at its best passage (as the keyword index's)."""
+        return sum(float(s.max()) for t in terms if len(s := self.postings(t)[1]))
