@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from indexer.live import IndexUnavailable, LiveIndex
+from indexer.live import LiveIndex
 from indexer.search import Searcher
 from indexer.settings import Settings
 
@@ -29,14 +29,11 @@ async def get_live(request: Request) -> LiveIndex:
 
 
 async def get_searcher(live: Annotated[LiveIndex, Depends(get_live)]) -> Searcher:
-    """The searcher of the version being served; 503 with the reason when there is none."""
+    """The searcher of the version being served (IndexUnavailable, a 503, when there is none)."""
     found = live.current()
     if found is not None:
         return found
-    try:
-        return await run_in_threadpool(live.get)  # loads a new version: seconds
-    except IndexUnavailable as e:
-        raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "5"}) from e
+    return await run_in_threadpool(live.get)  # loads a new version: seconds
 
 
 async def search_slot(request: Request) -> AsyncIterator[None]:

@@ -48,20 +48,53 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+def _answers() -> list[tuple[type[Exception], int, str | None, bool]]:
+    """The one place domain errors become answers: (error, status, Retry-After, public text).
+
+    A query to fix is a 422; an index the service cannot search now (none built, a
+    model that does not match, Milvus away, a damaged file) or a search past its time
+    budget is a 503 with Retry-After, never a 500. ``public``: the message may name
+    servers or paths, so clients get :func:`indexer.live.public_reason` of it. The
+    CLI's twin is ``govspeech.cli._user_errors``.
+    """
+    from indexer.dense import BackendUnavailable
+    from indexer.live import IndexUnavailable
+    from indexer.search import DamagedIndex, ModelMismatch, QueryError, SearchTimeout
+
+    return [
+        (QueryError, 422, None, False),
+        (SearchTimeout, 503, "1", False),
+        (IndexUnavailable, 503, "5", False),
+        (ModelMismatch, 503, "5", True),
+        (BackendUnavailable, 503, "5", True),
+        (DamagedIndex, 503, "30", False),
+    ]
+
+
 def error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         status_code=status, content=ErrorResponse(detail=detail).model_dump(), headers=headers
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
 def _methods(request: Request) -> list[str]:
-    """Every method some route answers at this path (GET and POST /search are two routes)."""
-    found: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            found |= set(getattr(route, "methods", None) or ())
-    return sorted(found)
+    """Every method some route answers at this path (GET and POST /search are two routes).
+
+    Each method is asked of the routes' own ``matches`` (a full match is one that
+    would answer): FastAPI keeps included routers as wrappers whose routes are not
+    listed, so reading ``route.methods`` found none and every 405 had an empty Allow.
+    """
+    found = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    if "GET" in found and "HEAD" in found:
+        found.remove("HEAD")  # implied by GET; Starlette answers HEAD for every GET route
+    return found
 
 
 def install(app: FastAPI) -> None:
@@ -89,6 +122,19 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:  # Starlette names only the first route's methods
             headers["Allow"] = ", ".join(_methods(request))
         return error(exc.status_code, str(exc.detail), headers or None)
+
+    for kind, status, retry, public in _answers():
+
+        async def domain_error(
+            _: Request, exc: Exception, status: int = status, retry: str | None = retry,
+            public: bool = public,
+        ) -> JSONResponse:  # fmt: skip
+            from indexer.live import public_reason
+
+            detail = public_reason(exc) if public else str(exc)
+            return error(status, detail, {"Retry-After": retry} if retry else None)
+
+        app.add_exception_handler(kind, domain_error)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -9,6 +9,7 @@ hundred bytes, and a 100 MB body must be refused without being held.
 from __future__ import annotations
 
 import json
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -19,7 +20,8 @@ MAX_HEADER_BYTES = 16384
 
 
 class RequestLimits:
-    """414, 431, 413 and 400 (unknown Host) with the service's JSON error body."""
+    """414, 431, 413, 400 (unknown Host) and 422 (a query parameter given twice) with the
+    service's JSON error body."""
 
     def __init__(
         self, app: ASGIApp, max_body_bytes: int, allowed_hosts: list[str] | None = None
@@ -47,6 +49,10 @@ class RequestLimits:
         if self.hosts and _host(headers) not in self.hosts:
             await _refuse(send, 400, "this service does not answer for that Host name")
             return
+        if (twice := _repeated(scope)) is not None:
+            # every parameter here takes one value; the framework would keep the last silently
+            await _refuse(send, 422, f"query parameter {twice!r} is given more than once")
+            return
         length = next((v for k, v in headers if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > self.max_body):
             await _refuse(send, 413, f"the request body is larger than {self.max_body} bytes")
@@ -70,6 +76,15 @@ class RequestLimits:
             return replay.pop() if replay else await receive()
 
         await self.app(scope, replayed, send)
+
+
+def _repeated(scope: Scope) -> str | None:
+    """A query parameter named twice in an API request (the page's own URL is its business)."""
+    raw = scope.get("query_string", b"")
+    if b"&" not in raw or scope["path"] == "/" or scope["path"].startswith("/static/"):
+        return None
+    names = [name for name, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)]
+    return next((n for n in names if names.count(n) > 1), None)
 
 
 def _host(headers: list[tuple[bytes, bytes]]) -> str:

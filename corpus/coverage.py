@@ -22,7 +22,7 @@ _LABEL = {"doc_type": "type"}
 #: Keys the readers themselves write into ``Document.extra``: not a source's unused fields.
 _OWN_KEYS = frozenset(
     {"speaker_role", "dateline", "dateline_place", "speech_date", "source_org", "author",
-     "date_raw", "year_raw", "_extra_cells"}
+     "date_raw", "year_raw", "_extra_cells", "truncated_from"}
 )  # fmt: skip
 #: Unused fields shown by name; the rest are counted.
 _SHOWN = 8

@@ -62,10 +62,20 @@ def _walk(paths: Sequence[Path]) -> Iterator[tuple[Path, str] | ReadFailure]:
                 rel = p.relative_to(root)
                 if not _skipped(rel.parts) and not (p.is_dir() and not p.is_symlink()):
                     found.append((rel.as_posix(), p))
+            inside = root.resolve()
             for rel_s, p in sorted(found):
-                yield (p, rel_s) if p.is_file() else ReadFailure(rel_s, _not_read(p))
+                if p.is_file() and not _escapes(p, inside):
+                    yield p, rel_s
+                else:
+                    yield ReadFailure(rel_s, _not_read(p))
         else:
             yield ReadFailure(source=str(root), reason="no such file or folder")
+
+
+def _escapes(path: Path, root: Path) -> bool:
+    """A link whose target lies outside the corpus folder: indexing it would make that file
+    public through search, though nobody named it."""
+    return path.is_symlink() and not path.resolve().is_relative_to(root)
 
 
 def _not_read(path: Path) -> str:
@@ -73,6 +83,11 @@ def _not_read(path: Path) -> str:
     if path.is_symlink():
         if path.is_dir():
             return "link to a folder, not followed: name that folder itself to index it"
+        if path.exists():
+            return (
+                "link to a file outside the corpus folder, not followed: copy the file in, or "
+                "name it itself to index it"
+            )
         return "broken link: it points to nothing (or, through a loop, to itself)"
     return "not a regular file (a pipe, socket or device)"
 
@@ -97,7 +112,11 @@ def list_sources(paths: Sequence[Path]) -> list[Path]:
 
 
 def read_corpus(
-    paths: Sequence[Path], *, clean: bool = True, fields: Mapping[str, str] | None = None
+    paths: Sequence[Path],
+    *,
+    clean: bool = True,
+    fields: Mapping[str, str] | None = None,
+    max_chars: int | None = None,
 ) -> Iterator[Document | ReadFailure]:
     """Read files and folders into documents, yielding a failure for anything unreadable.
 
@@ -113,6 +132,8 @@ def read_corpus(
         keeps the text as read (only stripped), to see what the rules do.
     fields : canonical field -> the source's own field name (``{"date":
         "发文时间"}``), ranked above the built-in names (``--field``).
+    max_chars : the most text one document keeps (cut at a line end before
+        cleaning; ``extra["truncated_from"]`` says how long it was); None: no bound.
 
     Yields
     ------
@@ -125,7 +146,7 @@ def read_corpus(
             yield item
             continue
         path, rel = item
-        for out in _read_file(path, rel, clean=clean, fields=fields):
+        for out in _read_file(path, rel, clean=clean, fields=fields, max_chars=max_chars):
             if isinstance(out, Document):
                 if out.doc_id in seen:  # e.g. two named folders both holding "a/x.txt"
                     out = ReadFailure(
@@ -139,7 +160,12 @@ def read_corpus(
 
 
 def _read_file(
-    path: Path, rel: str, *, clean: bool, fields: Mapping[str, str] | None
+    path: Path,
+    rel: str,
+    *,
+    clean: bool,
+    fields: Mapping[str, str] | None,
+    max_chars: int | None = None,
 ) -> Iterator[Document | ReadFailure]:
     suffix = path.suffix.lower()
     reader = READERS.get(suffix)
@@ -176,7 +202,9 @@ def _read_file(
             yield ReadFailure(source, rec.error)
             continue
         try:
-            yield build_document(rec, rel, sidecar, clean=clean, stem=path.stem, named=fields)
+            yield build_document(
+                rec, rel, sidecar, clean=clean, stem=path.stem, named=fields, max_chars=max_chars
+            )
         except Exception as e:  # never let one record stop the batch
             log.debug("building %s failed", source, exc_info=True)
             yield ReadFailure(source, f"could not build document ({type(e).__name__}: {e})")
@@ -211,6 +239,7 @@ def build_document(
     clean: bool = True,
     stem: str = "",
     named: Mapping[str, str] | None = None,
+    max_chars: int | None = None,
 ) -> Document | ReadFailure:
     """Map, clean, merge and infer: one record becomes a Document (or a failure).
 
@@ -242,6 +271,9 @@ def build_document(
     raw_text = as_text(text) if text is not None else rec.text
     if raw_text is None or not raw_text.strip():
         return ReadFailure(source, "record has no text" if rec.key is not None else "empty file")
+    if max_chars is not None and len(raw_text) > max_chars:
+        extra["truncated_from"] = str(len(raw_text))
+        raw_text = _cut(raw_text, max_chars)
     if clean:
         result = clean_text(raw_text)
         body, found = result.text, result.metadata
@@ -295,6 +327,12 @@ def build_document(
     )
     doc.provenance = {k: v for k, v in origin.items() if getattr(doc, k, None)}
     return doc
+
+
+def _cut(text: str, limit: int) -> str:
+    """The first ``limit`` characters, ending at a line end when one is near."""
+    end = text.rfind("\n", int(limit * 0.9), limit)
+    return text[: end if end > 0 else limit]
 
 
 def _when(

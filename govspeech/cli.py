@@ -78,9 +78,21 @@ FormatOpt = Annotated[
 
 
 def _settings(index_dir: Path | None) -> Settings:
+    """The settings, a bad ``GOVSPEECH_*`` value said in one line (never a traceback)."""
+    from pydantic import ValidationError
+
     from indexer.settings import get_settings  # pydantic-settings: 0.16 s that --help skips
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as e:
+        raise _fail(
+            "; ".join(
+                f"GOVSPEECH_{'_'.join(map(str, x['loc'])).upper()}: "
+                + str(x["msg"]).removeprefix("Value error, ")
+                for x in e.errors()
+            )
+        ) from None
     return settings.model_copy(update={"index_dir": index_dir}) if index_dir else settings
 
 

@@ -109,7 +109,8 @@ class Analyser:
         self._stats = stats
         self._learned = learned
 
-    def analyse(self, query: str) -> Analysis:
+    def analyse(self, query: str, check: Callable[[], None] | None = None) -> Analysis:
+        """``check`` runs after each typed word (a search's time budget)."""
         parsed = parse_query(query)
         typed = [matching_form(t) for t in parsed.text.split()]
         found = _Found()
@@ -120,6 +121,8 @@ class Analyser:
         else:
             for form in typed:
                 self._cut(form, found)
+                if check is not None:
+                    check()
         units = list(dict.fromkeys(found.units))
         tokens = [t for t in dict.fromkeys(found.tokens) if t not in units]
         return Analysis(

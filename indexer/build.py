@@ -128,6 +128,9 @@ class BuildReport:
     metadata: dict[str, object] = field(default_factory=dict)
     #: lines removed as site furniture (repeated on many pages of one site), by site
     furniture: dict[str, list[str]] = field(default_factory=dict)
+    #: documents cut at ``max_document_chars``: source and their length before the cut
+    truncated: list[dict[str, object]] = field(default_factory=list)
+    max_document_chars: int = 0
 
     @property
     def passages_per_second(self) -> float:
@@ -171,6 +174,16 @@ class BuildReport:
             return []
         coverage = MetadataCoverage(**self.metadata)  # type: ignore[arg-type]
         lines = [coverage.line(), *coverage.notes()]
+        if self.truncated:
+            shown = ", ".join(
+                f"{t['source']} ({t['chars']:,} characters)" for t in self.truncated[:3]
+            )
+            more = len(self.truncated) - 3
+            lines.append(
+                f"cut {len(self.truncated)} document(s) to their first {self.max_document_chars:,} "
+                f"characters (GOVSPEECH_MAX_DOCUMENT_CHARS): {shown}"
+                + (f" and {more} more" if more > 0 else "")
+            )
         for site, removed in self.furniture.items():
             shown = "; ".join(removed[:3]) + (
                 f" and {len(removed) - 3} more" if len(removed) > 3 else ""
@@ -290,7 +303,11 @@ def build_index(
         full, reason = _needs_full(previous, embedder, settings, full)
         log.info("%s", f"full build: {reason}" if full else "incremental update")
         report = BuildReport(
-            version=None, full=full, full_reason=reason, roots=[str(r) for r in roots]
+            version=None,
+            full=full,
+            full_reason=reason,
+            roots=[str(r) for r in roots],
+            max_document_chars=settings.max_document_chars,
         )
 
         docs = _read(roots, settings, progress, report)
@@ -464,7 +481,7 @@ def _read(
     docs: list[Document] = []
     seen: set[str] = set()
     last_source = None
-    for item in read_corpus(paths, fields=settings.fields):
+    for item in read_corpus(paths, fields=settings.fields, max_chars=settings.max_document_chars):
         if isinstance(item, ReadFailure):
             report.failed.append({"source": item.source, "reason": item.reason})
             file_of = item.source.split("#", 1)[0]
@@ -487,6 +504,11 @@ def _read(
             + (f" ({len(report.failed)} failed)" if report.failed else " (no supported files)")
         )
     report.documents = len(docs)
+    report.truncated = [
+        {"source": d.source, "chars": int(d.extra["truncated_from"])}
+        for d in docs
+        if "truncated_from" in d.extra
+    ]
     report.furniture = strip_site_furniture(docs)
     report.metadata = MetadataCoverage.of(docs, settings.fields).as_dict()
     return docs

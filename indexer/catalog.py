@@ -33,6 +33,11 @@ class Catalog(Protocol):
         """The served version's name (cheap: called on every request)."""
         ...
 
+    def problem(self) -> str | None:
+        """Why the backend did not answer at its last look (None: it did, or there is none):
+        what ``/health`` reports while a service cannot reach its data."""
+        ...
+
     def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
         """A searcher over version ``name`` (None: what :meth:`current_name` could not read);
         IndexNotFound when there is none."""
@@ -69,6 +74,10 @@ class LocalCatalog:
 
     def current_name(self) -> str | None:
         return self._dir.current_name()
+
+    def problem(self) -> str | None:
+        """The folder is this process's own disk: nothing to be away."""
+        return None
 
     def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
         from indexer.search import Searcher

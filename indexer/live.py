@@ -67,6 +67,9 @@ class LiveIndex:
         self.last_error: str | None = None
         self._retry_at = 0.0
         self._retry_wait = RETRY_FIRST
+        self._warming = threading.Lock()  # one warm-up at a time
+        self._warm_at = 0.0  # when a failed warm-up may run again
+        self._warm_wait = RETRY_FIRST
 
     @property
     def embedder(self) -> Embedder:
@@ -77,31 +80,52 @@ class LiveIndex:
         return self._embedder
 
     def health(self) -> Health:
-        """starting (not warmed yet), ready, or degraded (with the reason)."""
+        """starting (not warmed yet), ready, or degraded (with the reason), as things are now.
+
+        A warm-up that failed (no index yet, Milvus away) is tried again, with
+        back-off, whenever health is asked after its wait: a service follows
+        what it can do and turns ready once it can, without a restart.
+        """
+        if not self._warmed and time.monotonic() >= self._warm_at and not self._warming.locked():
+            threading.Thread(target=self.warm, name="warm-up", daemon=True).start()
         current = self._searcher
+        away = self.catalog.problem() or (current.problem() if current is not None else None)
         if current is None:
-            status: State = "degraded" if self.last_error else "starting"
-            return Health(status, None, self.last_error)
-        if self.last_error:
-            return Health("degraded", current.version, self.last_error)
+            reason = self.last_error or away
+            status: State = "degraded" if reason else "starting"
+            return Health(status, None, reason)
+        if self.last_error or away:
+            return Health("degraded", current.version, self.last_error or away)
         return Health("ready" if self._warmed else "starting", current.version, None)
 
     def warm(self) -> None:
         """Load the model and the index and run one query, so the first real query is fast."""
+        if not self._warming.acquire(blocking=False):
+            return
         try:
             searcher = self.get()
-            searcher.warm()
         except IndexUnavailable as e:
-            log.error("not ready: %s", e)
+            self._warming.release()
+            self._warm_failed(str(e))
             return
+        try:
+            searcher.warm()
         except Exception as e:  # e.g. the model does not match: keyword search still works
             self.last_error = (
                 f"index version {searcher.version} cannot be searched: {public_reason(e)}"
             )
-            log.error("not ready: %s", self.last_error)
+            self._warm_failed(self.last_error)
             return
+        finally:
+            self._warming.release()
         self._warmed = True
+        self.last_error = None
         log.info("ready: serving index version %s", searcher.version)
+
+    def _warm_failed(self, reason: str) -> None:
+        log.error("not ready: %s (tried again in %.0f s)", reason, self._warm_wait)
+        self._warm_at = time.monotonic() + self._warm_wait
+        self._warm_wait = min(self._warm_wait * 2, RETRY_MAX)
 
     def current(self) -> Searcher | None:
         """The loaded searcher if it serves the current version; never loads, never waits."""

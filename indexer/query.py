@@ -179,15 +179,24 @@ class PassageText:
                 self._cache.popitem(last=False)
         return found
 
-    def mask(self, parsed: ParsedQuery) -> np.ndarray | None:
-        """Rows holding every phrase and no excluded word; None when the query has neither."""
+    def mask(
+        self, parsed: ParsedQuery, check: Callable[[], None] | None = None
+    ) -> np.ndarray | None:
+        """Rows holding every phrase and no excluded word; None when the query has neither.
+
+        ``check`` runs after each phrase (a search's time budget: 128 quoted characters
+        are 128 passes over the text)."""
         if not parsed.restricts:
             return None
         keep = np.ones(self._n, dtype=bool)
         for phrase in parsed.phrases:
             keep &= self.containing(phrase)
+            if check is not None:
+                check()
         for word in parsed.excluded:
             keep &= ~self.containing(word)
+            if check is not None:
+                check()
         return keep
 
     def _load(self) -> str:

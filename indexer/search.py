@@ -199,6 +199,10 @@ class Searcher:
                         ) from e
         return self._dense
 
+    def problem(self) -> str | None:
+        """Why a part this searcher has loaded cannot answer now (Milvus away), or None."""
+        return None if self._dense is None else self._dense.problem()
+
     @property
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use; raises ModelMismatch for a foreign index."""
@@ -232,9 +236,15 @@ class Searcher:
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
         self.search(SearchRequest(q='"GDP" 增长', k=3))
 
-    def analyse(self, query: str) -> Analysis:
-        """``query`` analysed against this version: the one analysis every step reads."""
-        return self._analyser.analyse(query)
+    def analyse(self, query: str, check: Callable[[], None] | None = None) -> Analysis:
+        """``query`` analysed against this version: the one analysis every step reads
+        (``check``: a time budget, run between its words)."""
+        return self._analyser.analyse(query, check)
+
+    @staticmethod
+    def budget(started: float, seconds: float | None) -> Callable[[], None]:
+        """A check that raises SearchTimeout once ``seconds`` have passed since ``started``."""
+        return lambda: _within(started, seconds)
 
     # ------------------------------------------------------------------ search
     def search(self, req: SearchRequest, budget: float | None = None) -> SearchResponse:
@@ -284,10 +294,11 @@ class Searcher:
         """The ranked pool of ``req`` (at most ``MAX_HITS`` passages, ``min_score`` applied);
         ``analysis`` is ``req.q``'s when the caller has it already."""
         started = time.perf_counter() if started is None else started
-        analysis = analysis or self._check(req)
+        check = self.budget(started, budget)
+        analysis = analysis or self._check(req, check)
         parsed = analysis.parsed
         mask = self.mask(req.filters)
-        syntax = self.passage_text.mask(parsed)
+        syntax = self.passage_text.mask(parsed, check)
         inside = syntax if mask is None else mask if syntax is None else mask & syntax
         message = None
         ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
@@ -316,11 +327,11 @@ class Searcher:
         message = "; ".join([*parsed.notes, *([message] if message else [])]) or None
         return Pool(ranked, analysis, message, matched)
 
-    def _check(self, req: SearchRequest) -> Analysis:
+    def _check(self, req: SearchRequest, check: Callable[[], None] | None = None) -> Analysis:
         """The query to search for; the request types have checked its length and paging."""
         if not req.q.strip():
             raise QueryError("the query is empty: type some words to search for")
-        return self.analyse(req.q)
+        return self.analyse(req.q, check)
 
     def _rank(
         self, req: SearchRequest, a: Analysis, mask: np.ndarray | None, restricted: bool

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         "Keys: title, text, date, year, region, speaker, doc_type, url.",
     )
 
+    max_document_chars: int = Field(
+        1_000_000,
+        ge=10_000,
+        description="The most text one document keeps; a longer one is cut (at a line end) "
+        "and the build names it. The longest real reports and law codes have ~200,000.",
+    )
+
     # index lifecycle
     corpus_roots: list[Path] = Field(
         default_factory=list,
@@ -154,7 +161,11 @@ class Settings(BaseSettings):
         "demo, ~0.9 GB for 147 k passages). Python runs one thread at a time per process: on 2 "
         "cores, 8 clients got 58 hybrid queries/s from one process and 80 from two.",
     )
-    admin_token: str | None = Field(None, description="Enables /admin endpoints when set.")
+    admin_token: str | None = Field(
+        None,
+        description="Enables /admin endpoints when set; at least 16 characters (a guessable "
+        "token would open re-indexing to anyone who can reach the service).",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="Host names the service answers for (empty = any); guards a service on "
@@ -170,6 +181,13 @@ class Settings(BaseSettings):
     search_timeout_seconds: float = Field(
         5.0, gt=0.0, description="A search that takes longer stops with a 503."
     )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_token(cls, token: str | None) -> str | None:
+        if token is not None and len(token.strip()) < 16:
+            raise ValueError("must be at least 16 characters")
+        return token
 
     @field_validator("fields")
     @classmethod

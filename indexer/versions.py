@@ -22,8 +22,9 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -157,7 +158,9 @@ class IndexDir:
             return str(e)
         parts = (*VERSION_PARTS, *backend_files(manifest.dense))
         missing = [part for part in parts if not (directory / part).exists()]
-        return f"missing {', '.join(missing)}" if missing else None
+        if missing:
+            return f"missing {', '.join(missing)}"
+        return _unreadable(directory, parts, manifest.passages)
 
     def prune(self, keep_old: int, release: Callable[[Path], None] = _keep) -> list[str]:
         """Delete versions older than the served one beyond ``keep_old``; returns removed names.
@@ -190,6 +193,9 @@ class IndexDir:
                 release(p)
                 shutil.rmtree(p, ignore_errors=True)
                 removed.append(p.name)
+        for p in self.root.glob("CURRENT.*"):  # a pointer a killed run never moved into place
+            p.unlink(missing_ok=True)
+            removed.append(p.name)
         return removed
 
     def discard(self, partial: Path, release: Callable[[Path], None] = _keep) -> None:
@@ -238,6 +244,29 @@ class IndexDir:
             os.fsync(f.fileno())
         os.replace(tmp, self.current_file)
         _fsync_dir(self.root)
+
+
+def _unreadable(directory: Path, parts: Sequence[str], passages: int) -> str | None:
+    """Why a version whose files are all there still cannot be served: a file that cannot be
+    opened (permissions, I/O), or a store that does not read back its passages."""
+    for part in parts:
+        path = directory / part
+        for f in path.rglob("*") if path.is_dir() else [path]:
+            if f.is_file():
+                try:
+                    with f.open("rb") as handle:
+                        handle.read(1)
+                except OSError as e:
+                    return f"cannot read {f.relative_to(directory)} ({e.strerror or e})"
+    try:
+        con = sqlite3.connect(f"file:{directory / 'store.sqlite'}?mode=ro", uri=True)
+        try:
+            stored = con.execute("SELECT count(*) FROM passages").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        return f"its store cannot be read ({e})"
+    return None if stored == passages else f"its store holds {stored} passages, not {passages}"
 
 
 def _describe_holder(raw: str) -> str:

@@ -186,3 +186,17 @@ def _parent(pid: int) -> int:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
     except (OSError, ValueError):
         return -1
+
+
+def test_a_bad_setting_in_the_environment_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from indexer.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setenv("GOVSPEECH_ADMIN_TOKEN", "short")
+    try:
+        result = runner.invoke(app, ["search", "经济"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 1
+    assert "GOVSPEECH_ADMIN_TOKEN: must be at least 16 characters" in result.output
+    assert "Traceback" not in result.output

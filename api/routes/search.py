@@ -2,35 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import SearcherDep, SettingsDep, search_slot
-from indexer.dense import BackendUnavailable
-from indexer.live import public_reason
 from indexer.schemas import SearchParams, SearchRequest, SearchResponse
-from indexer.search import ModelMismatch, QueryError, Searcher, SearchTimeout
+from indexer.search import Searcher
 from indexer.settings import Settings
 
 router = APIRouter(tags=["search"], dependencies=[Depends(search_slot)])
-
-
-@contextlib.contextmanager
-def answering() -> Iterator[None]:
-    """A query to fix is a 422; an index the service cannot search or a busy one, a 503."""
-    try:
-        yield
-    except QueryError as e:
-        raise HTTPException(status_code=422, detail=str(e)) from e
-    except (ModelMismatch, BackendUnavailable) as e:
-        raise HTTPException(
-            status_code=503, detail=public_reason(e), headers={"Retry-After": "5"}
-        ) from e
-    except SearchTimeout as e:
-        raise HTTPException(status_code=503, detail=str(e), headers={"Retry-After": "1"}) from e
 
 
 def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> Response:
@@ -41,8 +22,7 @@ def run_search(searcher: Searcher, req: SearchRequest, settings: Settings) -> Re
     the searcher built from these very types. ``response_model`` still
     documents the route.
     """
-    with answering():
-        found = searcher.search(req, budget=settings.search_timeout_seconds)
+    found = searcher.search(req, budget=settings.search_timeout_seconds)
     return Response(found.model_dump_json(), media_type="application/json")
 
 

@@ -119,6 +119,10 @@ class DenseBackend(Protocol):
         """Number of passages (not windows)."""
         ...
 
+    def problem(self) -> str | None:
+        """Why the backend cannot answer now (a server away), or None: what health reports."""
+        ...
+
     def search(
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

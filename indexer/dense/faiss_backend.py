@@ -151,6 +151,10 @@ class FaissBackend:
     def __len__(self) -> int:
         return self._windows.passages
 
+    def problem(self) -> str | None:
+        """Files of this process's own disk, already read: nothing to be away."""
+        return None
+
     # ------------------------------------------------------------------ search
     def search(
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None

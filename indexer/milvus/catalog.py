@@ -91,6 +91,7 @@ class MilvusCatalog:
         self._milvus: MilvusClient | None = None
         self._seen: tuple[float, str | None] | None = None
         self._refreshing = threading.Lock()
+        self._down: str | None = None  # why Milvus did not answer the last alias read
 
     @property
     def milvus(self) -> MilvusClient:
@@ -115,13 +116,21 @@ class MilvusCatalog:
             threading.Thread(target=self._refresh, daemon=True).start()
         return None if self._seen is None else self._seen[1]
 
+    def problem(self) -> str | None:
+        """Why Milvus does not answer, asked now (health polls run on a worker thread; a
+        server that refuses answers at once, one that hangs within the client's timeout)."""
+        self._refresh()
+        return self._down
+
     def _refresh(self) -> None:
         with self._refreshing:
             try:
                 target = self._target()
             except BackendUnavailable:  # the last name read stands; retried next interval
                 self._seen = (time.monotonic(), None if self._seen is None else self._seen[1])
+                self._down = "the vector database (Milvus) does not answer; searches wait for it"
                 return
+            self._down = None
             self._seen = (time.monotonic(), None if target is None else self._version_of(target))
 
     def _target(self) -> str | None:

@@ -171,6 +171,15 @@ class MilvusBackend:
     def __len__(self) -> int:
         return self._windows.passages
 
+    def problem(self) -> str | None:
+        """Whether Milvus answers for this version's collection now (one round trip)."""
+        try:
+            with reaching(self._uri):
+                self._client.has_collection(self._collection)
+        except BackendUnavailable:
+            return "the vector database (Milvus) does not answer; searches wait for it"
+        return None
+
     def search(
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

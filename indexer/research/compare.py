@@ -21,17 +21,22 @@ if TYPE_CHECKING:
     from indexer.search import Searcher
 
 
-def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
-    """Best passage per group for ``params.q``; notes on the query go in its message."""
+def compare(
+    searcher: Searcher, params: CompareParams, budget: float | None = None
+) -> CompareResponse:
+    """Best passage per group for ``params.q``; notes on the query go in its message.
+
+    ``budget`` (seconds) stops it with SearchTimeout between its stages, as a search."""
     started = time.perf_counter()
-    analysis = searcher.analyse(params.q)
+    check = searcher.budget(started, budget)
+    analysis = searcher.analyse(params.q, check)
     parsed = analysis.parsed
     filters = params.filters()
     n = len(searcher.row_documents)
     within = searcher.mask(filters)
     within = np.ones(n, dtype=bool) if within is None else within
     # every group the filters hold is listed; one whose passages lack a quoted phrase is silent
-    inside = within & searcher.passage_text.mask(parsed) if parsed.restricts else within
+    inside = within & searcher.passage_text.mask(parsed, check) if parsed.restricts else within
     if not parsed.text:  # only exclusions
         inside = np.zeros(n, dtype=bool)
     docs = searcher.documents
@@ -43,6 +48,7 @@ def compare(searcher: Searcher, params: CompareParams) -> CompareResponse:
     speaks: set[GroupKey] = set()  # groups with a passage that uses the query's words
     if rows.size:
         ranking = searcher.hybrid_ranking(analysis, rows, inside)  # best first
+        check()
         own = searcher.uses(analysis)[ranking.rows]  # passages that use the query's words
         doc_of = searcher.row_documents[ranking.rows]
         for i in np.flatnonzero(own):  # each group's best passage among those that use the words

@@ -2,7 +2,9 @@
 
 One table per answer (columns, then rows) written three ways, so the CLI and
 the API export the same fields. CSV starts with a byte-order mark: Excel
-reads a file without one as the local code page and shows Chinese as noise.
+reads a file without one as the local code page and shows Chinese as noise;
+a text cell that a spreadsheet would evaluate as a formula (=, +, -, @, tab,
+CR first) gets a leading apostrophe.
 Writers yield pieces, so the API streams a large export.
 """
 
@@ -82,12 +84,29 @@ def write(table: Table, fmt: Format) -> Iterator[str]:
         yield "\ufeff"
         yield _csv_line(columns)
         for row in rows:
-            yield _csv_line(["" if v is None else v for v in row])
+            yield _csv_line(["" if v is None else _inert(v) for v in row])
     else:
         yield "| " + " | ".join(columns) + " |\n"
         yield "|" + "---|" * len(columns) + "\n"
         for row in rows:
             yield "| " + " | ".join(_md_cell(v) for v in row) + " |\n"
+
+
+#: A spreadsheet reads a cell starting with these as a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading apostrophe.
+
+    Passages start with "--我们要…" (the 2011 report's dashes) and titles or regions come
+    from files anyone can write ("=HYPERLINK(…)"); Excel and LibreOffice evaluate such a
+    cell when the CSV is opened. The apostrophe is OWASP's remedy: the sheet shows the
+    text, the CSV keeps it readable. Numbers are numbers and pass as they are.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _csv_line(cells: Sequence[object]) -> str:

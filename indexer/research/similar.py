@@ -32,9 +32,13 @@ def similar(
     k: int = 10,
     filters: Filters | None = None,
     same_document: bool = False,
+    budget: float | None = None,
 ) -> SimilarResponse | None:
-    """The ``k`` passages most like ``passage_id``'s; None when there is no such passage."""
+    """The ``k`` passages most like ``passage_id``'s; None when there is no such passage.
+
+    ``budget`` (seconds) stops it with SearchTimeout between its stages, as a search."""
     started = time.perf_counter()
+    check = searcher.budget(started, budget)
     row = searcher.store.passage_row(passage_id)
     if row is None:
         return None
@@ -52,6 +56,7 @@ def similar(
             [searcher.dense.search(v, _NOMINEES, allowed)[0] for v in vectors] or [np.empty(0)]
         )
     ).astype(np.int64)
+    check()
     hits = []
     if nominees.size:
         coverage = searcher.dense.similarity(vectors, nominees).mean(axis=1)

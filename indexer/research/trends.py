@@ -25,10 +25,13 @@ if TYPE_CHECKING:
     from indexer.search import Searcher
 
 
-def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
-    """Counts of ``params.q`` per group; notes on the query go in its message."""
+def trends(searcher: Searcher, params: TrendParams, budget: float | None = None) -> TrendResponse:
+    """Counts of ``params.q`` per group; notes on the query go in its message.
+
+    ``budget`` (seconds) stops it with SearchTimeout between its stages, as a search."""
     started = time.perf_counter()
-    analysis = searcher.analyse(params.q)
+    check = searcher.budget(started, budget)
+    analysis = searcher.analyse(params.q, check)
     parsed = analysis.parsed
     terms = analysis.required
     filters = params.filters()
@@ -40,7 +43,8 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
     text = searcher.passage_text
     exact = inside & searcher.uses(analysis) & bool(parsed.text)
     if parsed.excluded:
-        exact &= text.mask(parsed)
+        exact &= text.mask(parsed, check)
+    check()
 
     keys, group_of_doc = _groups(searcher, params.by)
     group_of_row = group_of_doc[searcher.row_documents]
@@ -61,6 +65,8 @@ def trends(searcher: Searcher, params: TrendParams) -> TrendResponse:
             collapse=False,
             filters=BodyFilters(**filters.model_dump()),
         ),
+        started,
+        budget,
         analysis=analysis,
     )
     scored_rows = pool.ranked.rows

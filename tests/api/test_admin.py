@@ -12,12 +12,13 @@ import pytest
 
 from indexer.build import build_index
 from indexer.embed import Embedder
+from indexer.jobs import KEEP, JobStore
 from indexer.settings import Settings
 from tests.conftest import CORPUS, LiveServer, require_corpus
 
 pytestmark = pytest.mark.integration  # real model, index, server or browser
 
-TOKEN = "s3cret-token"
+TOKEN = "s3cret-token-of-16+chars"
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +113,86 @@ def test_reindex_outside_the_corpus_folders_is_refused(
         assert r.status_code == 403, (path, r.text)
         assert "corpus folders" in r.json()["detail"]
     assert admin_http.get("/stats").json()["version"] == before["version"]
+
+
+def test_a_job_is_seen_by_every_worker_and_a_second_run_is_refused(
+    admin_setup: tuple[Settings, Path], embedder: Embedder
+) -> None:
+    """Two service processes share nothing but the index folder: a job started on one is
+    polled on the other (never 404), and a second start while it runs is a 409 naming it."""
+    settings, folder = admin_setup
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    (folder / "more").mkdir(exist_ok=True)
+    (folder / "more" / "工作讲话.txt").write_text(
+        "关于营商环境的讲话\n\n要持续优化营商环境，依法保护各类经营主体合法权益。\n",
+        encoding="utf-8",
+    )
+    with (
+        LiveServer(settings, embedder) as one,
+        LiveServer(settings, embedder) as two,
+        httpx.Client(base_url=one.url, timeout=60) as a,
+        httpx.Client(base_url=two.url, timeout=60) as b,
+    ):
+        started = a.post("/admin/reindex", json={"paths": [str(folder / "more")]}, headers=auth)
+        assert started.status_code == 202, started.text
+        job_id = started.json()["job_id"]
+        again = b.post("/admin/reindex", json={}, headers=auth)
+        if again.status_code == 409:  # the first job may be done already on a fast machine
+            assert job_id in again.json()["detail"]
+        else:
+            assert again.status_code == 202
+        deadline = time.monotonic() + 120
+        while (polled := b.get(f"/admin/reindex/{job_id}", headers=auth)).json()[
+            "state"
+        ] == "running":
+            assert polled.status_code == 200 and time.monotonic() < deadline
+            time.sleep(0.2)
+        assert polled.status_code == 200 and polled.json()["state"] == "succeeded"
+        assert a.get(f"/admin/reindex/{job_id}", headers=auth).json() == polled.json()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"full": 0}, {"full": "yes"}, {"paths": "/etc"}, {"paths": ["a\u0000b"]}, {"extra": 1}],
+)
+def test_admin_bodies_are_strict(admin_http: httpx.Client, body: dict[str, object]) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    r = admin_http.post("/admin/reindex", json=body, headers=auth)
+    assert r.status_code == 422, r.text
+
+
+def test_a_lone_surrogate_in_paths_is_422(admin_http: httpx.Client) -> None:
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    r = admin_http.post("/admin/reindex", content=b'{"paths": ["\\ud800"]}', headers=auth)
+    assert r.status_code == 422, r.text
+
+
+def test_wrong_tokens_earn_a_wait(tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(index_dir=tmp_path / "index", admin_token=TOKEN)
+    with (
+        LiveServer(settings, embedder, ready=False) as server,
+        httpx.Client(base_url=server.url, timeout=30) as c,
+    ):
+        wrong = {"Authorization": "Bearer not-the-token"}
+        codes = [c.get("/admin/reindex/x", headers=wrong).status_code for _ in range(5)]
+        assert codes == [403] * 5
+        waited = c.get("/admin/reindex/x", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert waited.status_code == 429 and int(waited.headers["retry-after"]) >= 1
+
+
+def test_admin_tokens_must_be_long() -> None:
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        Settings(admin_token="short")
+
+
+def test_a_job_whose_process_died_reads_as_interrupted(tmp_path: Path) -> None:
+    store = JobStore(tmp_path)
+    job = store.create(["/corpus"], full=False)
+    store.save(job.model_copy(update={"heartbeat": time.time() - 120}))
+    found = store.get(job.job_id)
+    assert found is not None and found.state == "failed" and "interrupted" in (found.error or "")
+    assert store.running() is None
+    assert store.get("../../etc/passwd") is None
+    for _ in range(KEEP + 5):
+        store.save(store.create([], full=False).model_copy(update={"state": "succeeded"}))
+    assert len(list(store.folder.glob("*.json"))) <= KEEP + 1

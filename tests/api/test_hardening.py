@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -100,7 +101,7 @@ def test_odd_header_bytes_are_answered(server: LiveServer) -> None:
 def test_non_ascii_admin_tokens_are_403_not_500(
     tmp_path: Path, index_settings: Settings, embedder: Embedder
 ) -> None:
-    settings = index_settings.model_copy(update={"admin_token": "令牌-secret"})
+    settings = index_settings.model_copy(update={"admin_token": "令牌-secret-of-sixteen-chars"})
     with (
         LiveServer(settings, embedder) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,
@@ -109,7 +110,7 @@ def test_non_ascii_admin_tokens_are_403_not_500(
             "/admin/reindex/x", headers=[(b"Authorization", "Bearer 错误的令牌".encode())]
         )
         assert _error(wrong, 403) == "wrong admin token"
-        raw = "Bearer 令牌-secret".encode()
+        raw = "Bearer 令牌-secret-of-sixteen-chars".encode()
         right = client.get("/admin/reindex/x", headers=[(b"Authorization", raw)])
         assert _error(right, 404), "the right token (sent as UTF-8) gets past the check"
 
@@ -135,14 +136,79 @@ def test_too_many_concurrent_searches_get_503_with_retry_after(
         assert client.get("/search", params={"q": "成果转化"}).status_code == 200
 
 
-def test_a_search_past_its_time_budget_is_503(index_settings: Settings, embedder: Embedder) -> None:
+def test_searches_and_research_past_their_time_budget_are_503(
+    index_settings: Settings, embedder: Embedder
+) -> None:
     settings = index_settings.model_copy(update={"search_timeout_seconds": 1e-6})
     with (
         LiveServer(settings, embedder) as server,
         httpx.Client(base_url=server.url, timeout=30) as client,
     ):
-        r = client.get("/search", params={"q": "成果转化"})
-    assert "took longer" in _error(r, 503)
+        costly = '"的" "是" "在" -"和" ' + " ".join("经济发展改革开放" for _ in range(20))
+        passage = server.app.state.live.get().store.passages_by_rows([0])[0].passage_id
+        for path, params in [
+            ("/search", {"q": "成果转化"}),
+            ("/trends", {"q": costly}),
+            ("/compare", {"q": costly}),
+            (f"/passages/{passage}/similar", {}),
+            ("/export/search", {"q": "成果转化"}),
+            ("/export/trends", {"q": costly}),
+        ]:
+            r = client.get(path, params=params)
+            assert "took longer" in _error(r, 503), path
+            assert r.headers["Retry-After"] == "1", path
+
+
+def test_every_405_names_the_methods_allowed(http: httpx.Client) -> None:
+    for method, path, allowed in [
+        ("PUT", "/search", "GET, POST"),
+        ("DELETE", "/stats", "GET"),
+        ("PATCH", "/admin/reindex", "POST"),
+        ("POST", "/passages/x/similar", "GET"),
+    ]:
+        r = http.request(method, path)
+        _error(r, 405)
+        assert r.headers["Allow"] == allowed, (method, path, r.headers.get("Allow"))
+
+
+def test_a_parameter_given_twice_is_422_not_the_last_one_silently(http: httpx.Client) -> None:
+    r = http.get("/search?q=成果转化&k=5&k=50")
+    assert "'k' is given more than once" in _error(r, 422)
+    assert http.get("/search?q=成果转化&k=5").status_code == 200
+
+
+def test_similar_takes_filters_and_refuses_unknown_parameters(http: httpx.Client) -> None:
+    hit = http.get("/search", params={"q": "科技成果转化", "k": 1}).json()["hits"][0]
+    route = f"/passages/{hit['passage_id']}/similar"
+    assert "unknown parameter" in _error(http.get(route, params={"bogus": 1}), 422)
+    assert _error(http.get(route, params={"k": 0}), 422)
+    inside = http.get(route, params={"region": "浙江省", "k": 5}).json()["hits"]
+    assert inside and all(h["document"]["region"] == "浙江省" for h in inside)
+
+
+def test_health_turns_ready_once_an_index_is_built_after_the_service_started(
+    tmp_path: Path, index_settings: Settings, embedder: Embedder, slice_dir: Path
+) -> None:
+    """A service started before the first `govspeech index` tries again, and says so."""
+    from indexer.build import build_index
+    from tests.conftest import seeded_index
+
+    settings = seeded_index(tmp_path / "index", index_settings)
+    with (
+        LiveServer(settings, embedder, ready=False) as server,
+        httpx.Client(base_url=server.url, timeout=30) as client,
+    ):
+        deadline = time.monotonic() + 30
+        while (before := client.get("/health").json())["status"] == "starting":
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert before["status"] == "degraded" and "no index" in before["reason"]
+        build_index([slice_dir], settings, embedder=embedder)
+        deadline = time.monotonic() + 60  # retried with back-off: 1, 2, 4, 8 ... s
+        while (after := client.get("/health")).json()["status"] != "ready":
+            assert time.monotonic() < deadline, after.json()
+            time.sleep(0.5)
+        assert after.status_code == 200 and after.json()["index_version"]
 
 
 def test_unknown_hosts_are_refused_when_hosts_are_set(
@@ -189,15 +255,9 @@ def test_an_index_that_cannot_be_loaded_is_503_with_the_reason(
         assert live._retry_at == retry_at, "no reload on every request: it waits for its back-off"
 
 
-def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> None:
-    """Every operation, every check, against the running service: the spec is the truth.
-
-    A schema-violating request long enough to pass the URL limit is refused with 414, which
-    is a refusal too (schemathesis expects only 4xx it knows as validation statuses). The
-    /export/ operations take the same parameter models as /search, /trends and /compare
-    (plus format and limit, tested in tests/api/test_research.py) and would double the run.
-    """
-    (tmp_path / "schemathesis.toml").write_text(
+def _schemathesis(url: str, cwd: Path, *options: str, examples: int = 25) -> str:
+    """Run schemathesis (every check) on the service at ``url``; returns its output's tail."""
+    (cwd / "schemathesis.toml").write_text(
         "[checks.negative_data_rejection]\n"
         'expected-statuses = ["400", "401", "403", "404", "405", "406", "409", "413", "414", '
         '"415", "422", "428", "429", "431"]\n',
@@ -207,11 +267,11 @@ def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> No
         [
             str(Path(sys.executable).with_name("schemathesis")),
             "run",
-            f"{server.url}/openapi.json",
+            f"{url}/openapi.json",
             "--checks",
             "all",
             "--max-examples",
-            "25",
+            str(examples),
             "--seed",
             "7",
             "--request-timeout",
@@ -220,15 +280,52 @@ def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> No
             "utf-8",  # HTTP clients send UTF-8 text (the service refuses the rest: 422)
             "--generation-allow-x00",
             "false",
-            "--exclude-path-regex",
-            "^/export/",
+            *options,
         ],
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=300,
         check=False,
-        cwd=tmp_path,  # its example cache (.schemathesis/) stays out of the checkout
+        cwd=cwd,  # its example cache (.schemathesis/) stays out of the checkout
     )
     tail = done.stdout[-3000:]
     assert done.returncode == 0, tail
     assert " passed" in tail and "failure" not in tail.lower().split("summary")[-1], tail
+    return tail
+
+
+def test_schemathesis_on_admin_and_exports_finds_no_failure(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """The admin routes with a real token (a tiny corpus, so a re-index it starts is cheap)
+    and the export routes the main run leaves out."""
+    from indexer.build import build_index
+    from tests.conftest import ROOT
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / "sample" / "科技成果转化推进会讲话.txt", corpus)
+    token = "schemathesis-admin-token-0123"
+    settings = Settings(index_dir=tmp_path / "index", admin_token=token, corpus_roots=[corpus])
+    build_index([corpus], settings, embedder=embedder)
+    with LiveServer(settings, embedder) as server:
+        _schemathesis(
+            server.url,
+            tmp_path,
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--include-path-regex",
+            "^/(admin|export)/",
+            examples=15,
+        )
+
+
+def test_schemathesis_finds_no_failure(server: LiveServer, tmp_path: Path) -> None:
+    """Every operation, every check, against the running service: the spec is the truth.
+
+    A schema-violating request long enough to pass the URL limit is refused with 414, which
+    is a refusal too (schemathesis expects only 4xx it knows as validation statuses). The
+    /export/ operations take the same parameter models as /search, /trends and /compare
+    (plus format and limit, tested in tests/api/test_research.py) and would double the run.
+    """
+    _schemathesis(server.url, tmp_path, "--exclude-path-regex", "^/export/")

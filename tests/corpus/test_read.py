@@ -401,6 +401,24 @@ def test_links_pipes_and_loops_are_reported_not_silently_skipped(tmp_path):
     assert list_sources([root]) == [root / "speech.txt"], "only readable files count as progress"
 
 
+def test_a_link_to_a_file_outside_the_corpus_is_not_read(tmp_path):
+    """Whatever is indexed is public through /search: a link must not carry a file out."""
+    root = tmp_path / "corpus"
+    (root / "sub").mkdir(parents=True)
+    shutil.copy(SCRAPED_TXT, root / "speech.txt")
+    secret = tmp_path / "secret.txt"
+    secret.write_text(
+        "各位代表：这是一份不应公开的文件，内容绝不能出现在检索结果里。", encoding="utf-8"
+    )
+    (root / "leak.txt").symlink_to(secret)
+    (root / "sub" / "same.txt").symlink_to(root / "speech.txt")  # inside: read
+    items = list(read_corpus([root]))
+    assert {d.source for d in _docs(items)} == {"speech.txt", "sub/same.txt"}
+    (failure,) = _failures(items)
+    assert failure.source == "leak.txt" and "outside the corpus folder" in failure.reason
+    assert all("不应公开" not in d.text for d in _docs(items))
+
+
 def test_csv_without_a_text_column_is_one_failure(tmp_path):
     path = tmp_path / "reports.csv"
     path.write_text("title,year\n报告一,2020\n报告二,2021\n报告三,2022\n", encoding="utf-8")

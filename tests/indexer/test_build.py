@@ -315,3 +315,50 @@ def test_an_interrupted_build_resumes_from_the_cache_and_says_so(
     assert np.allclose(
         fresh.dense.similarity(q, rows), resumed.dense.similarity(q, rows), atol=1e-5
     )
+
+
+def test_one_huge_document_is_cut_and_the_summary_says_so(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """A 50 MB one-line file must not become 56,000 passages silently."""
+    folder = tmp_path / "huge"
+    folder.mkdir()
+    paragraph = "各地要持续优化营商环境，依法保护各类经营主体的合法权益，稳定市场预期。"
+    (folder / "huge.txt").write_text(paragraph * 2000, encoding="utf-8")  # 70,000 characters
+    (folder / "small.txt").write_text("关于营商环境的讲话\n\n" + paragraph * 3, encoding="utf-8")
+    settings = Settings(index_dir=tmp_path / "index", max_document_chars=20_000)
+    report = build_index([folder], settings, embedder=embedder)
+    assert report.truncated == [{"source": "huge.txt", "chars": 70_000}]
+    line = next(x for x in report.metadata_lines() if x.startswith("cut 1 document"))
+    assert "first 20,000 characters" in line and "huge.txt (70,000 characters)" in line
+    store = sqlite3.connect(IndexDir(settings.index_dir).current_path() / "store.sqlite")
+    kept = store.execute(
+        "SELECT sum(length(p.text)) FROM passages p JOIN documents d USING (doc_id) "
+        "WHERE d.source = 'huge.txt'"
+    ).fetchone()[0]
+    assert 15_000 < kept <= 20_000
+
+
+def test_rollback_refuses_a_version_whose_files_cannot_be_read(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    first = build_index([speech_dir], settings, embedder=embedder).version
+    (speech_dir / "more.txt").write_text("关于营商环境的讲话\n\n要持续优化营商环境。" * 3, "utf-8")
+    second = build_index([speech_dir], settings, embedder=embedder).version
+    index_dir = IndexDir(settings.index_dir)
+    store = index_dir.versions_dir / first / "store.sqlite"
+    store.write_bytes(b"not a database" * 100)  # there, but unreadable
+    with pytest.raises(RollbackError, match="cannot be read"):
+        index_dir.rollback()
+    assert index_dir.current_name() == second, "still serving what works"
+
+
+def test_a_pointer_a_killed_run_left_is_removed_by_the_next(
+    speech_dir: Path, settings: Settings, embedder: Embedder
+) -> None:
+    build_index([speech_dir], settings, embedder=embedder)
+    stale = settings.index_dir / "CURRENT.12345.678"
+    stale.write_text("v00009-nothing\n", encoding="utf-8")
+    (speech_dir / "more.txt").write_text("关于营商环境的讲话\n\n要持续优化营商环境。" * 3, "utf-8")
+    build_index([speech_dir], settings, embedder=embedder)
+    assert not stale.exists()

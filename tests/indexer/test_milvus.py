@@ -220,37 +220,63 @@ def _milvus_lite_server(data: Path, port: int) -> subprocess.Popen[bytes]:
     raise AssertionError("milvus-lite server did not start")
 
 
+@pytest.mark.parametrize("layout", ["vectors", "replica"])
 def test_a_milvus_server_that_restarts_is_a_503_then_answers_again_by_itself(
-    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder, layout: str
 ) -> None:
+    """Every route that needs Milvus answers 503 with Retry-After while it is away (vectors in
+    Milvus: the searching routes; a replica: every route), health says degraded, and both
+    come back by themselves."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     data = tmp_path / "milvus-data"
     data.mkdir()
     server = _milvus_lite_server(data, port)
+    uri = f"http://127.0.0.1:{port}"
     try:
-        settings = seeded_index(
-            tmp_path / "index",
-            index_settings,
-            dense_backend="milvus",
-            milvus_uri=f"http://127.0.0.1:{port}",
-        )
+        where = {"dense_backend": "milvus"} if layout == "vectors" else {"backend": "milvus"}
+        settings = seeded_index(tmp_path / "index", index_settings, milvus_uri=uri, **where)
         build_index([slice_dir], settings, embedder=embedder)  # over gRPC, as to a cluster
+        served = settings if layout == "vectors" else _replica(tmp_path, uri)
         query = {"q": "科技成果转化", "k": 3}
-        with LiveServer(settings, embedder) as api, httpx.Client(base_url=api.url) as c:
+        with LiveServer(served, embedder) as api, httpx.Client(base_url=api.url) as c:
             first = c.get("/search", params=query)
             assert first.status_code == 200 and first.json()["hits"]
+            hit = first.json()["hits"][0]
+            searching = [
+                ("/search", query),
+                (f"/passages/{hit['passage_id']}/similar", {"k": 3}),
+                ("/trends", {"q": "科技成果转化"}),
+                ("/compare", {"q": "科技成果转化"}),
+                ("/export/search", {"q": "科技成果转化", "limit": 5}),
+            ]
+            reading = [
+                (f"/passages/{hit['passage_id']}", {"context": 1}),
+                (f"/documents/{hit['document']['doc_id']}", {}),
+                ("/stats", {}),
+            ]
+            needs = searching + (reading if layout == "replica" else [])
+            assert c.get("/health").json()["status"] == "ready"
             server.terminate()
             server.wait(30)
-            down = c.get("/search", params=query)
-            assert down.status_code == 503 and down.headers["retry-after"]
+            for route, params in needs:  # 503 with the reason, never a 500
+                down = c.get(route, params=params)
+                assert down.status_code == 503, (route, down.status_code, down.text[:200])
+                assert down.headers["retry-after"] and "Milvus" in down.json()["detail"], route
+            if layout == "vectors":  # passages are on this disk: they still answer
+                assert all(c.get(r, params=p).status_code == 200 for r, p in reading)
+            health = c.get("/health")
+            assert health.status_code == 503 and health.json()["status"] == "degraded"
+            assert "Milvus" in health.json()["reason"] and uri not in health.json()["reason"]
             server = _milvus_lite_server(data, port)
             deadline = time.monotonic() + 30
             while (again := c.get("/search", params=query)).status_code != 200:
                 assert time.monotonic() < deadline, again.text
                 time.sleep(0.5)
             assert again.json()["hits"] == first.json()["hits"]
+            assert c.get("/health").json()["status"] == "ready"
+            assert all(c.get(r, params=p).status_code == 200 for r, p in needs)
     finally:
         server.terminate()
         server.wait(30)
@@ -378,6 +404,11 @@ def test_a_replica_started_while_milvus_is_down_says_so_and_serves_once_it_answe
                 assert time.monotonic() < deadline, found.text
                 time.sleep(0.5)
             assert found.json()["version"] == version and found.json()["hits"]
+            deadline = time.monotonic() + 90  # health follows: the warm-up is tried again
+            while (health := c.get("/health").json())["status"] != "ready":
+                assert time.monotonic() < deadline, health
+                time.sleep(0.5)
+            assert health["index_version"] == version
         finally:
             server.terminate()
             server.wait(30)
