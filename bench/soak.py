@@ -92,8 +92,10 @@ def main() -> None:
         _wait_ready(url)
         time.sleep(5)  # the workers' first queries settle
         rss_start = _rss_tree(server.pid)
+        anon_start = _rss_tree(server.pid, "RssAnon")
         results = _run(url, corpus, index, env, milvus, args)
         rss_end = _rss_tree(server.pid)
+        results["anon"] = [anon_start, _rss_tree(server.pid, "RssAnon")]
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -286,6 +288,11 @@ def _report(
     print(
         f"server RSS               {rss_start / 1e6:.0f} MB at start, {rss_end / 1e6:.0f} MB at end ({growth:+.1f}%)"
     )
+    a0, a1 = results["anon"]
+    print(
+        f"  of which not file pages {a0 / 1e6:.0f} MB at start, {a1 / 1e6:.0f} MB at end "
+        f"({100 * (a1 - a0) / a0:+.1f}%)"
+    )
 
 
 def _index(corpus: Path, index: Path, env: dict[str, str]) -> str:
@@ -312,17 +319,18 @@ def _wait_ready(url: str) -> None:
     raise RuntimeError("the server did not become ready")
 
 
-def _rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def _rss_tree(pid: int) -> int:
-    """Resident memory of the server and its worker processes."""
+def _rss_tree(pid: int, field: str = "VmRSS") -> int:
+    """Resident memory of the server and its worker processes (``field`` of their status:
+    VmRSS, or RssAnon, the part that is not pages of mapped files)."""
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return _rss(pid) + sum(_rss_tree(int(c)) for c in children)
+    return _status(pid, field) + sum(_rss_tree(int(c), field) for c in children)
+
+
+def _status(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} for pid {pid}")
 
 
 def _free_port() -> int:
