@@ -431,10 +431,22 @@ def search(
     min_score: Annotated[float | None, typer.Option(help="Drop hits below this score.")] = None,
     context: Annotated[int, typer.Option(help="Neighbouring passages to show per side.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print hits as JSON.")] = False,
+    literal: Annotated[
+        bool,
+        typer.Option(
+            "--literal",
+            help="Search every word as typed: do not read years, regions, speakers or "
+            "document types in the query as filters.",
+        ),
+    ] = False,
     fmt: FormatOpt = None,
     index_dir: IndexDirOpt = None,
 ) -> None:
-    """Search the index and print ranked passages. "a phrase" must occur; -word excludes."""
+    """Search the index and print ranked passages. "a phrase" must occur; -word excludes.
+
+    Years, regions, speakers and document types typed as words of their own
+    ("2019年 浙江 数字经济") are read as filters; --literal turns that off.
+    """
     from indexer.schemas import SearchParams
 
     settings = _settings(index_dir)
@@ -443,7 +455,7 @@ def search(
         SearchParams,
         q=query, k=k, offset=offset, mode=mode, min_score=min_score, context=context,
         year=year, year_from=year_from, year_to=year_to, region=region, speaker=speaker,
-        doc_type=doc_type, source=source,
+        doc_type=doc_type, source=source, parse=not literal,
     ).to_request()  # fmt: skip
     result = _searching(settings, lambda s: s.search(req))
     if fmt is not None:
@@ -452,6 +464,16 @@ def search(
     if as_json:
         out.print_json(json.dumps([h.model_dump() for h in result.hits], ensure_ascii=False))
         return
+    if result.understood:
+        read = ", ".join(
+            f"{u.field} {u.value}" + (" (ranked higher, not a filter)" if u.boost else "")
+            for u in result.understood
+        )
+        console.print(
+            f"[dim]understood: {read}; searched: {result.searched} (--literal to search "
+            "every word)[/]",
+            highlight=False,
+        )
     if result.message:
         console.print(f"[yellow]{result.message}[/]")
     for hit in result.hits:
@@ -527,6 +549,79 @@ def _export(kind: str, response: object, fmt: str) -> None:
     table = export.TABLES[kind](response)  # type: ignore[operator]
     for piece in export.write(table, fmt):  # type: ignore[arg-type]
         sys.stdout.write(piece)
+
+
+@app.command()
+def origin(
+    text: Annotated[
+        str | None,
+        typer.Argument(help="A phrase, a sentence or paragraphs; - reads standard input."),
+    ] = None,
+    file: Annotated[
+        Path | None, typer.Option("--file", help="Read the text from this file.")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Documents to list, at most.")] = 50,
+    year_from: YearFromOpt = None,
+    year_to: YearToOpt = None,
+    region: RegionOpt = None,
+    speaker: SpeakerOpt = None,
+    doc_type: DocTypeOpt = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    index_dir: IndexDirOpt = None,
+) -> None:
+    """Where TEXT comes from: the documents that say it, earliest first.
+
+    Each is an exact match (once script, width and punctuation are folded), a near one
+    (small edits) or reworded (the same meaning); a pasted paragraph is traced sentence by
+    sentence, and the sentences no document says are marked new.
+    """
+    from indexer.research.origin import origin as trace
+    from indexer.research.schemas import OriginParams
+
+    if file is not None:
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise _fail(f"cannot read {file}: {e}") from None
+    elif text in (None, "-"):
+        text = sys.stdin.read()
+    settings = _settings(index_dir)
+    params = _params(
+        OriginParams,
+        text=text, limit=limit, year_from=year_from, year_to=year_to, region=region,
+        speaker=speaker, doc_type=doc_type, source=source,
+    )  # fmt: skip
+    result = _searching(settings, lambda s: trace(s, params))
+    if _written("origin", result, fmt, as_json):
+        return
+    if result.message:
+        console.print(f"[yellow]{result.message}[/]")
+    out.print(result.summary)
+    for doc in [*result.documents, *result.undated]:
+        d = doc.document
+        when = d.date or (str(d.year) if d.year else "no date")
+        _show(
+            Text.assemble(
+                (when, "bold"), "  ", (d.title, "cyan"), "  ",
+                (f"{doc.match} {doc.similarity:.2f}", "green" if doc.match == "exact" else "yellow"),
+                (f"  {d.speaker}" if d.speaker else ""),
+            ),
+            0,
+        )  # fmt: skip
+        _show(_terminal_marks(doc.hit.text, doc.hit.spans))
+    if len(result.sentences) > 1:
+        out.print()
+        for sentence in result.sentences:
+            first = sentence.first
+            said = (
+                f"first {first.date or first.year} 《{first.title}》, {sentence.match}"
+                if first is not None
+                else ("undated only" if sentence.documents else "new")
+            )
+            out.print(f"{sentence.index + 1}. [{said}] {sentence.text}")
+    console.print(f"[dim]version {result.version} · {result.took_ms:.0f} ms[/]")
 
 
 @app.command()

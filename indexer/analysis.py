@@ -109,13 +109,16 @@ class Analyser:
         self._stats = stats
         self._learned = learned
 
-    def analyse(self, query: str, check: Callable[[], None] | None = None) -> Analysis:
-        """``check`` runs after each typed word (a search's time budget)."""
+    def analyse(
+        self, query: str, check: Callable[[], None] | None = None, whole: bool = True
+    ) -> Analysis:
+        """``check`` runs after each typed word (a search's time budget); ``whole=False``
+        cuts a one-word query into its words too (origin's candidates: a sentence's words)."""
         parsed = parse_query(query)
         typed = [matching_form(t) for t in parsed.text.split()]
         found = _Found()
         one = None
-        if len(typed) == 1 and self._whole(typed[0]):
+        if whole and len(typed) == 1 and self._whole(typed[0]):
             found.units.append(typed[0])
             one = typed[0] if [matching_form(t) for t in parsed.free.split()] == typed else None
         else:

@@ -109,6 +109,14 @@ def parse_query(query: str) -> ParsedQuery:
     )
 
 
+_NOT_TEXT = re.compile(r"[\W_]+")
+
+
+def compact_form(text: str) -> str:
+    """Matching form without punctuation and spaces: a sentence as pasted from anywhere."""
+    return _NOT_TEXT.sub("", normalize_for_match(text))
+
+
 def matching_form(phrase: str) -> str:
     """Matching form of a phrase; a space typed between Chinese words is not in the text."""
     folded = re.sub(r"\s+", " ", normalize_for_match(phrase)).strip()
@@ -124,9 +132,17 @@ class PassageText:
     NUL, which no query holds, separates passages so no match spans two.
     """
 
-    def __init__(self, texts: Callable[[], Iterable[tuple[int, str]]], n: int) -> None:
+    def __init__(
+        self,
+        texts: Callable[[], Iterable[tuple[int, str]]],
+        n: int,
+        form: Callable[[str], str] = normalize_for_match,
+    ) -> None:
+        """``form``: how a passage is folded before matching (``compact_form`` also drops
+        punctuation and spaces, for text pasted with other punctuation)."""
         self._texts = texts
         self._n = n
+        self._form = form
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._joined: str | None = None
@@ -144,6 +160,13 @@ class PassageText:
         if self._lengths is None:
             self._lengths = np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
         return self._lengths
+
+    def text(self, row: int) -> str:
+        """One passage's matching form."""
+        joined = self._load()
+        start = int(self._starts[row])
+        end = int(self._starts[row + 1]) - 1 if row + 1 < self._n else len(joined)
+        return joined[start:end]
 
     def containing(self, phrase: str) -> np.ndarray:
         """Bool mask of the passages whose matching form contains ``phrase``."""
@@ -202,7 +225,7 @@ class PassageText:
     def _load(self) -> str:
         with self._lock:
             if self._joined is None:
-                texts = [normalize_for_match(t) for _, t in self._texts()]
+                texts = [self._form(t) for _, t in self._texts()]
                 lengths = np.fromiter((len(t) + 1 for t in texts), np.int64, len(texts))
                 self._starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
                 self._joined = "\0".join(texts)

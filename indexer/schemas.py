@@ -113,6 +113,11 @@ class _Ranking(BaseModel):
     context: Annotated[int, Field(ge=0, le=3), BeforeValidator(_whole)] = Field(
         0, description="Neighbouring passages to return per side."
     )
+    parse: bool = Field(
+        True,
+        description="Read filters typed into the query (2019年, 浙江, 汪文斌, 政府工作报告) as "
+        "filters; false searches every word as typed.",
+    )
 
 
 class BodyFilters(Filters):
@@ -207,9 +212,28 @@ class Hit(BaseModel):
     )
 
 
+class UnderstoodFilter(BaseModel):
+    """A filter read from the query's words (see ``SearchRequest.parse``)."""
+
+    field: str = Field(..., description="year, year_from, year_to, region, speaker or doc_type.")
+    value: str | int
+    text: str = Field(..., description="The words of the query it was read from.")
+    boost: bool = Field(
+        False, description="Not a filter: passages it matches rank higher (nothing is removed)."
+    )
+
+
 class SearchResponse(BaseModel):
     query: str
     mode: Mode
+    understood: list[UnderstoodFilter] = Field(
+        default_factory=list,
+        description="Filters read from the query's words; ``searched`` is what was searched "
+        "then. Filters the request names itself win over these.",
+    )
+    searched: str | None = Field(
+        None, description="The query searched, when filters were read from it."
+    )
     terms: list[str] = Field(..., description="Keyword terms the query was segmented into.")
     feedback_terms: list[str] = Field(
         default_factory=list,

@@ -26,11 +26,13 @@ from indexer.exact import ExactTerms
 from indexer.feedback import FeedbackWords
 from indexer.fusion import DenseCalibration, Fused, fuse
 from indexer.highlight import highlight_spans, mark
+from indexer.intent import Intent, IntentReader
 from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch, top_rows
 from indexer.manifest import Manifest, model_mismatch
-from indexer.query import ParsedQuery, PassageText
+from indexer.query import ParsedQuery, PassageText, compact_form
 from indexer.schemas import (
     MAX_HITS,
+    BodyFilters,
     ContextPassage,
     DocumentDetail,
     DocumentInfo,
@@ -40,6 +42,7 @@ from indexer.schemas import (
     PassageDetail,
     SearchRequest,
     SearchResponse,
+    UnderstoodFilter,
 )
 from indexer.settings import Settings
 from indexer.store import PassageStore, Store, StoredPassage
@@ -50,6 +53,11 @@ if TYPE_CHECKING:
     from indexer.embed import Embedder
 
 log = logging.getLogger(__name__)
+
+
+#: How far a boost read from the question (a year it names its report by) moves a passage up,
+#: on the [0, 1] score scale: figures in docs/query-intent.md.
+BOOST = 0.1
 
 
 class QueryError(UserError, ValueError):
@@ -164,7 +172,10 @@ class Searcher:
         index = {d.doc_id: i for i, d in enumerate(self._docs)}
         self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
         self.passage_text = PassageText(self.store.passage_texts, len(self._row_doc))
+        #: the same without punctuation and spaces: text pasted from elsewhere (origin)
+        self.compact_text = PassageText(self.store.passage_texts, len(self._row_doc), compact_form)
         self.exact = ExactTerms(self.passage_text, self.keyword)
+        self._intent: IntentReader | None = None  # built from the facets on first use
         self._analyser = Analyser(self.exact.df, self.keyword, LearnedTerms.load(version_dir))
 
     @property
@@ -236,10 +247,13 @@ class Searcher:
         self.search(SearchRequest(q="经济 发展", k=3, context=1))
         self.search(SearchRequest(q='"GDP" 增长', k=3))
 
-    def analyse(self, query: str, check: Callable[[], None] | None = None) -> Analysis:
+    def analyse(
+        self, query: str, check: Callable[[], None] | None = None, whole: bool = True
+    ) -> Analysis:
         """``query`` analysed against this version: the one analysis every step reads
-        (``check``: a time budget, run between its words)."""
-        return self._analyser.analyse(query, check)
+        (``check``: a time budget, run between its words; ``whole=False``: a one-word query
+        is cut into its words too)."""
+        return self._analyser.analyse(query, check, whole)
 
     @staticmethod
     def budget(started: float, seconds: float | None) -> Callable[[], None]:
@@ -254,8 +268,16 @@ class Searcher:
         checked between its stages, so an overloaded service sheds work.
         """
         started = time.perf_counter()
+        asked = req
+        intent = self.read_intent(req)
+        if intent is not None:
+            req = _with_filters(req, intent)
         pool = self.pool(req, started, budget)
+        if intent is not None and intent.boosts():
+            pool.ranked = self._boosted(pool.ranked, Filters(**intent.boosts()))
         ranked, message = pool.ranked, pool.message
+        if intent is not None and intent.notes:
+            message = "; ".join([*intent.notes, *([message] if message else [])])
         hits, ranked_groups = self._page(req, ranked, pool.marked)
         _within(started, budget)
         if pool.matched is None:  # the ranking is all that is known: it may stop at its limit
@@ -268,8 +290,15 @@ class Searcher:
                 "" if req.filters.is_empty() else " within the filters"
             )
         return SearchResponse(
-            query=req.q.strip(),
+            query=asked.q.strip(),
             mode=req.mode,
+            understood=[]
+            if intent is None
+            else [
+                UnderstoodFilter(field=u.field, value=u.value, text=u.text, boost=u.boost)
+                for u in intent.understood
+            ],
+            searched=None if intent is None or not intent.understood else req.q,
             terms=pool.terms,
             feedback_terms=list(ranked.feedback),
             filters=req.filters,
@@ -407,6 +436,28 @@ class Searcher:
             fused.rows[order], fused.scores[order], fused.keyword[order], fused.dense[order]
         )
 
+    def read_intent(self, req: SearchRequest) -> Intent | None:
+        """The filters ``req.q`` names in its words (None when it names none, or parse is off).
+
+        Only fields the request leaves empty are read (a filter the caller set wins).
+        """
+        if not req.parse:
+            return None
+        if self._intent is None:
+            facets = self.facets()
+            self._intent = IntentReader(
+                [str(v["value"]) for v in facets["region"]],
+                [str(v["value"]) for v in facets["speaker"]],
+                [str(v["value"]) for v in facets["doc_type"]],
+                [int(str(v["value"])) for v in facets["year"]],
+            )
+        intent = self._intent.read(req.q)
+        named = req.filters.model_dump(exclude_none=True)
+        kept = tuple(u for u in intent.understood if u.field not in named)
+        if not kept and not intent.notes:
+            return None
+        return Intent(intent.query if kept else req.q, kept, intent.notes)
+
     def uses(self, a: Analysis) -> np.ndarray:
         """Rows that contain every phrase and term of ``a`` (after folding): where the query's
         words are said. Trends count these and compare calls the other groups silent."""
@@ -416,6 +467,21 @@ class Searcher:
             for needle in a.required:
                 keep &= self.passage_text.containing(needle)
         return keep
+
+    def _boosted(self, ranked: Ranked, boost: Filters) -> Ranked:
+        """``ranked`` ordered as if the passages inside ``boost`` scored :data:`BOOST` more
+        (the scores shown stay their own, on the [0, 1] scale)."""
+        inside = self.mask(boost)
+        if inside is None or not len(ranked.rows):
+            return ranked
+        order = np.lexsort((ranked.rows, -(ranked.scores + BOOST * inside[ranked.rows])))
+        return Ranked(
+            ranked.rows[order],
+            ranked.scores[order],
+            None if ranked.keyword is None else ranked.keyword[order],
+            None if ranked.dense is None else ranked.dense[order],
+            ranked.feedback,
+        )
 
     def _count(self, rows: np.ndarray, collapse: bool) -> int:
         """Hits ``rows`` make: near-duplicates folded into one, as the pages fold them."""
@@ -629,6 +695,14 @@ def citation(doc: DocumentInfo, section: str) -> str:
     parts = [f"《{doc.title}》", doc.speaker, doc.date or (str(doc.year) if doc.year else None)]
     where = doc.url or doc.source
     return "，".join(p for p in [*parts, section] if p) + (f"。{where}" if where else "。")
+
+
+def _with_filters(req: SearchRequest, intent: Intent) -> SearchRequest:
+    """``req`` searching what is left of its query, inside the filters read from it."""
+    if not intent.understood:
+        return req
+    filters = {**req.filters.model_dump(exclude_none=True), **intent.filters()}
+    return req.model_copy(update={"q": intent.query, "filters": BodyFilters(**filters)})
 
 
 def _matching(hits: KeywordHits, mask: np.ndarray | None, restricted: bool) -> np.ndarray | None:

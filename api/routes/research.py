@@ -11,9 +11,12 @@ from pydantic import Field
 from api.deps import SearcherDep, SettingsDep, search_slot
 from indexer.research import export
 from indexer.research.compare import compare
+from indexer.research.origin import origin
 from indexer.research.schemas import (
     CompareParams,
     CompareResponse,
+    OriginBody,
+    OriginResponse,
     SimilarResponse,
     TrendParams,
     TrendResponse,
@@ -121,6 +124,26 @@ def export_compare(
     """The comparison as a file."""
     response = compare(searcher, params, settings.search_timeout_seconds)
     return _file(export.compare_table(response), params.format, "compare")
+
+
+@router.post("/origin", response_model=OriginResponse)
+def post_origin(body: OriginBody, searcher: SearcherDep, settings: SettingsDep) -> OriginResponse:
+    """The documents that say ``text`` (a phrase, a sentence, paragraphs), earliest first:
+    exact, near (small edits) or reworded, and which sentences of the text are new."""
+    return origin(searcher, body.params(), settings.search_timeout_seconds)
+
+
+class OriginExport(OriginBody):
+    format: ExportFormat = "csv"
+
+
+@router.post("/export/origin", response_class=StreamingResponse)
+def export_origin(
+    body: OriginExport, searcher: SearcherDep, settings: SettingsDep
+) -> StreamingResponse:
+    """The documents that say ``text`` as a file, each with a citation."""
+    response = origin(searcher, body.params(), settings.search_timeout_seconds)
+    return _file(export.origin_table(response), body.format, "origin")
 
 
 def _all_hits(searcher: Searcher, params: SearchExport, budget: float) -> SearchResponse:

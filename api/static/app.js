@@ -53,6 +53,18 @@ const ui = {
   exportJsonl: $('#export-jsonl'),
   trendExport: $('#trend-export'),
   compareExport: $('#compare-export'),
+  originToggle: $('#origin-toggle'),
+  originForm: $('#origin-form'),
+  originText: $('#origin-text'),
+  originView: $('#origin-view'),
+  originTitle: $('#origin-title'),
+  originSummary: $('#origin-summary'),
+  originExport: $('#origin-export'),
+  originDocuments: $('#origin-documents'),
+  originUndatedTitle: $('#origin-undated-title'),
+  originUndated: $('#origin-undated'),
+  originSentencesTitle: $('#origin-sentences-title'),
+  originSentences: $('#origin-sentences'),
 };
 
 // ------------------------------------------------------------------ helpers
@@ -101,10 +113,13 @@ class ApiError extends Error {
 }
 
 /** GET a JSON resource; non-2xx becomes an ApiError carrying the API's `detail`. */
-async function api(path, { signal } = {}) {
+async function api(path, { signal, json } = {}) {
   let response;
   try {
-    response = await fetch(path, { headers: { Accept: 'application/json' }, signal });
+    const init = json === undefined
+      ? { headers: { Accept: 'application/json' }, signal }
+      : { method: 'POST', headers: { Accept: 'application/json', 'Content-Type': 'application/json' }, body: JSON.stringify(json), signal };
+    response = await fetch(path, init);
   } catch (err) {
     if (err.name === 'AbortError') throw err;
     throw new ApiError(`无法连接检索服务（${err.message}）`);
@@ -147,14 +162,16 @@ function readState(search = location.search) {
     page: Number.isInteger(page) && page > 0 ? page : 1,
     doc: params.get('doc') ?? '',
     p: params.get('p') ?? '',
+    literal: params.get('literal') === '1',
   };
 }
 
-function stateURL({ q = '', mode = 'hybrid', filters = {}, page = 1, doc = '', p = '' }) {
+function stateURL({ q = '', mode = 'hybrid', filters = {}, page = 1, doc = '', p = '', literal = false }) {
   const params = new URLSearchParams();
   if (q) {
     params.set('q', q);
     params.set('mode', mode);
+    if (literal) params.set('literal', '1');
   }
   for (const key of FILTER_KEYS) if (filters[key]) params.set(key, filters[key]);
   if (q && page > 1) params.set('page', String(page));
@@ -172,6 +189,7 @@ function searchPath(state) {
     offset: String((state.page - 1) * PAGE_SIZE),
   });
   for (const [key, value] of Object.entries(state.filters)) params.set(key, value);
+  if (state.literal) params.set('parse', 'false');
   return `/search?${params}`;
 }
 
@@ -215,7 +233,7 @@ async function render({ restoring = false, focusResults = false } = {}) {
 }
 
 function showOnly(section) {
-  for (const el of [ui.landing, ui.results, ui.docview]) el.hidden = el !== section;
+  for (const el of [ui.landing, ui.results, ui.docview, ui.originView]) el.hidden = el !== section;
 }
 
 function restoreScroll(restoring) {
@@ -465,6 +483,7 @@ function renderResults(state, body) {
       : h('span', { class: 'summary-count' }, '没有结果'),
     h('span', { class: 'summary-took', id: 'took' }, took),
     relatedTerms(body.feedback_terms),
+    understoodChips(state, body),
   );
   renderResearchBar(state);
   ui.hits.replaceChildren(...hits.map((hit) => hitCard(hit, state)));
@@ -480,6 +499,35 @@ function countText(body) {
   if (!body.total_capped) return `共 ${fmt(body.total)} 条段落`;
   if (body.total > ranked) return `共 ${fmt(body.total)} 条段落（可浏览最相关的 ${fmt(ranked)} 条）`;
   return `超过 ${fmt(body.total)} 条段落（显示最相关的 ${fmt(ranked)} 条）`;
+}
+
+const UNDERSTOOD_LABELS = {
+  year: '年份', year_from: '起始年份', year_to: '截止年份', region: '地区', speaker: '讲话人', doc_type: '类型',
+};
+
+// Filters the service read from the query's words: one chip each, whose × searches again
+// without that word; "按原文检索" searches every word as typed.
+function understoodChips(state, body) {
+  const read = body.understood ?? [];
+  if (!read.length) return null;
+  const without = (gone) => {
+    const texts = [...new Set(read.filter((u) => u !== gone).map((u) => u.text))];
+    return stateURL({ ...state, q: [...texts, body.searched].join(' '), page: 1 });
+  };
+  return h(
+    'span',
+    { class: 'summary-understood', id: 'understood' },
+    '已从查询词读出：',
+    read.map((u) =>
+      h(
+        'span',
+        { class: 'chip', dataset: { field: u.field } },
+        `${UNDERSTOOD_LABELS[u.field] ?? u.field} ${u.value}${u.boost ? '（优先，不筛除）' : ''}`,
+        h('a', { href: without(u), class: 'chip-remove', 'data-nav': true, 'aria-label': `去掉${u.text}`, title: `去掉“${u.text}”再检索` }, '×'),
+      ),
+    ),
+    h('a', { href: stateURL({ ...state, page: 1, literal: true }), class: 'chip-literal', 'data-nav': true }, '按原文检索'),
+  );
 }
 
 // Hybrid mode also searched for words of the best semantic matches: say which, so a
@@ -823,6 +871,109 @@ async function togglePanel(toggle, panel, load) {
 }
 
 ui.trendToggle.addEventListener('click', () => togglePanel(ui.trendToggle, ui.trend, showTrend));
+
+// ------------------------------------------------------------------ origin
+
+const MATCH_LABELS = { exact: '原文', near: '近似', reworded: '改写' };
+let originRequest = null; // the last origin asked, for its export
+
+ui.originToggle.addEventListener('click', () => {
+  const open = ui.originForm.hidden;
+  ui.originForm.hidden = !open;
+  ui.originToggle.setAttribute('aria-expanded', String(open));
+  if (open) ui.originText.focus();
+});
+
+/** The form's filters as the API's JSON filters (years are numbers there). */
+function bodyFilters(filters) {
+  const out = {};
+  for (const [key, value] of Object.entries(filters)) out[key] = key.startsWith('year') ? Number(value) : value;
+  return out;
+}
+
+ui.originForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const text = ui.originText.value.trim();
+  if (!text) {
+    ui.summary.textContent = '请粘贴要查出处的一句话或一段话。';
+    ui.originText.focus();
+    return;
+  }
+  inflight?.abort();
+  hideError();
+  originRequest = { text, filters: bodyFilters(formState().filters) };
+  ui.summary.textContent = '正在查出处…';
+  ui.main.dataset.state = 'loading';
+  try {
+    renderOrigin(readState(), await api('/origin', { json: originRequest }));
+    showOnly(ui.originView);
+    ui.originTitle.focus({ preventScroll: true });
+  } catch (err) {
+    showError(errorText(err, '查出处失败'));
+    ui.summary.textContent = '';
+  } finally {
+    ui.main.dataset.state = 'ready';
+  }
+});
+
+function originItem(state, doc) {
+  const d = doc.document;
+  const text = h('p', { class: 'passage' });
+  setHighlighted(text, doc.hit.highlighted, doc.hit.text);
+  return h(
+    'li',
+    { class: 'origin-doc', dataset: { match: doc.match, docId: d.doc_id } },
+    h('span', { class: 'origin-date' }, d.date ?? (d.year != null ? `${d.year}年` : '日期不详')),
+    h('span', { class: `badge badge-${doc.match}` }, MATCH_LABELS[doc.match]),
+    h('a', { href: docLink(state, d.doc_id, doc.hit.passage_id), 'data-nav': true }, d.title),
+    d.speaker ? h('span', { class: 'origin-speaker' }, d.speaker) : null,
+    text,
+  );
+}
+
+function renderOrigin(state, body) {
+  ui.summary.textContent = `用时 ${fmt(Math.round(body.took_ms))} 毫秒`;
+  ui.originSummary.textContent = body.message ?? originSummary(body);
+  setChildren(ui.originDocuments, body.documents.map((doc) => originItem(state, doc)));
+  ui.originUndated.hidden = ui.originUndatedTitle.hidden = body.undated.length === 0;
+  setChildren(ui.originUndated, body.undated.map((doc) => originItem(state, doc)));
+  const several = body.sentences.length > 1;
+  ui.originSentences.hidden = ui.originSentencesTitle.hidden = !several;
+  setChildren(
+    ui.originSentences,
+    several
+      ? body.sentences.map((s) =>
+          h(
+            'li',
+            { class: s.documents ? 'sentence-found' : 'sentence-new' },
+            h('span', { class: 'sentence-status' }, s.first ? `最早见于 ${s.first.date ?? s.first.year ?? ''}《${s.first.title}》` : s.documents ? '仅见于未注明日期的文件' : '新提法'),
+            s.text,
+          ),
+        )
+      : [],
+  );
+}
+
+function originSummary(body) {
+  if (!body.first) return body.undated.length ? `只有 ${body.undated.length} 份未注明日期的文件有此表述` : '没有文件这样说过';
+  const d = body.first.document;
+  const who = [d.date ?? d.year, d.speaker].filter(Boolean).join('，');
+  const later = body.later ? `此后 ${fmt(body.later)} 份文件重复` : '此后没有文件重复';
+  return `最早见于《${d.title}》（${who}，${MATCH_LABELS[body.first.match]}）；${later}。`;
+}
+
+ui.originExport.addEventListener('click', async () => {
+  if (!originRequest) return;
+  const response = await fetch('/export/origin', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ ...originRequest, format: 'csv' }),
+  });
+  if (!response.ok) return showError(`导出失败（HTTP ${response.status}）`);
+  const link = h('a', { href: URL.createObjectURL(await response.blob()), download: 'govspeech-origin.csv' });
+  link.click();
+  URL.revokeObjectURL(link.href);
+});
 ui.compareToggle.addEventListener('click', () => togglePanel(ui.compareToggle, ui.compare, showCompare));
 
 let echartsLoading = null;

@@ -16,7 +16,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Literal
 
-from indexer.research.schemas import CompareResponse, TrendResponse
+from indexer.research.schemas import CompareResponse, OriginResponse, TrendResponse
 from indexer.schemas import Hit, SearchResponse
 
 Format = Literal["csv", "jsonl", "md"]
@@ -74,6 +74,15 @@ def compare_table(response: CompareResponse) -> Table:
     return ["group", "label", "says_nothing", "score", *_HIT_COLUMNS], rows
 
 
+def origin_table(response: OriginResponse) -> Table:
+    """One row per document that says the text: dated ones earliest first, then undated."""
+    rows = [
+        [n, d.match, d.similarity, " ".join(str(i + 1) for i in d.sentences), *_hit_cells(d.hit)]
+        for n, d in enumerate([*response.documents, *response.undated], start=1)
+    ]
+    return ["order", "match", "similarity", "sentences", *_HIT_COLUMNS], rows
+
+
 def write(table: Table, fmt: Format) -> Iterator[str]:
     """``table`` in ``fmt``, a piece at a time."""
     columns, rows = table
@@ -121,4 +130,9 @@ def _md_cell(value: object) -> str:
 
 
 #: the table of each kind of answer, by the name the CLI uses
-TABLES = {"search": search_table, "trend": trend_table, "compare": compare_table}
+TABLES = {
+    "search": search_table,
+    "trend": trend_table,
+    "compare": compare_table,
+    "origin": origin_table,
+}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from indexer.schemas import Filters, Hit, Query
+from indexer.schemas import BodyFilters, DocumentInfo, Filters, Hit, Query, Text
 
 GroupBy = Literal["year", "region", "doc_type"]
 CompareBy = Literal["region", "document", "year"]
@@ -107,5 +107,84 @@ class CompareResponse(BaseModel):
 class SimilarResponse(BaseModel):
     passage_id: str
     hits: list[Hit] = Field(..., description="Passages of other documents, most similar first.")
+    version: str
+    took_ms: float
+
+
+def _origin_text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the text is empty: paste a phrase, a sentence or a paragraph")
+    return value
+
+
+#: Longest text ``origin`` traces (a few paragraphs of a speech).
+MAX_ORIGIN_CHARS = 5000
+MatchKind = Literal["exact", "near", "reworded"]
+
+
+class OriginParams(_Filtered):
+    """Where a sentence comes from: the pasted text and the filters search takes."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    text: Annotated[Text, AfterValidator(_origin_text)] = Field(
+        ...,
+        max_length=MAX_ORIGIN_CHARS,
+        description=f"A phrase, a sentence or paragraphs (at most {MAX_ORIGIN_CHARS} characters).",
+    )
+    limit: int = Field(50, ge=1, le=200, description="Documents to list, at most.")
+
+
+class OriginBody(BaseModel):
+    """``POST /origin``: the text and, as ``POST /search`` takes them, the filters (strict JSON)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: Annotated[Text, AfterValidator(_origin_text)] = Field(
+        ..., max_length=MAX_ORIGIN_CHARS, description=OriginParams.model_fields["text"].description
+    )
+    limit: int = Field(50, ge=1, le=200, description="Documents to list, at most.")
+    filters: BodyFilters = Field(default_factory=BodyFilters)
+
+    def params(self) -> OriginParams:
+        return OriginParams(
+            text=self.text, limit=self.limit, **self.filters.model_dump(exclude_none=True)
+        )
+
+
+class OriginDocument(BaseModel):
+    """A document that says (part of) the text: its best passage and how it matches."""
+
+    document: DocumentInfo
+    hit: Hit
+    match: MatchKind = Field(
+        ...,
+        description="exact: the text itself once script, width and punctuation are folded; "
+        "near: the same sentence with small edits; reworded: the same meaning in other words.",
+    )
+    similarity: float = Field(..., description="1 for exact; the measure of near or reworded.")
+    sentences: list[int] = Field(..., description="Which sentences of the text it says.")
+
+
+class OriginSentence(BaseModel):
+    index: int
+    text: str
+    documents: int = Field(..., description="Documents that say it (any match).")
+    first: DocumentInfo | None = Field(None, description="The earliest dated one.")
+    match: MatchKind | None = Field(None, description="How the earliest one says it.")
+
+
+class OriginResponse(BaseModel):
+    text: str
+    summary: str = Field(..., description='"first in 《…》 (date, speaker); N later documents".')
+    first: OriginDocument | None = None
+    later: int = Field(0, description="Dated documents after the first that say it too.")
+    documents: list[OriginDocument] = Field(..., description="Dated documents, earliest first.")
+    undated: list[OriginDocument] = Field(
+        default_factory=list, description="Documents without a date, apart."
+    )
+    sentences: list[OriginSentence]
+    filters: Filters
+    message: str | None = None
     version: str
     took_ms: float

@@ -491,3 +491,52 @@ def test_compare_similar_and_export_from_the_page(page: Page, server: LiveServer
         page.get_by_role("link", name="导出对比表（CSV）").click()
     table = download.value.path()
     assert table is not None and "浙江省" in Path(table).read_text(encoding="utf-8-sig")
+
+
+@needs_chromium
+def test_filters_typed_into_the_query_show_as_chips_that_can_be_removed(
+    page: Page, server: LiveServer
+) -> None:
+    search(page, server.url, "2026年 浙江 数字经济")
+    chips = page.locator("#understood .chip")
+    expect(chips).to_have_count(2)
+    expect(chips.nth(0)).to_contain_text("年份 2026")
+    expect(chips.nth(1)).to_contain_text("地区 浙江省")
+    regions = page.locator(".hit .meta-region .value").all_inner_texts()
+    assert regions and set(regions) == {"浙江省"}
+    page.screenshot(path=str(SHOTS / "understood-chips.png"), full_page=False)
+
+    page.locator('#understood .chip[data-field="region"] .chip-remove').click()
+    wait_ready(page)
+    assert query_of(page)["q"] == ["2026年 数字经济"]
+    expect(page.locator("#understood .chip")).to_have_count(1)
+    expect(page.locator("#understood .chip")).to_contain_text("年份 2026")
+    regions = set(page.locator(".hit .meta-region .value").all_inner_texts())
+    assert regions - {"浙江省"}, "other provinces come back"
+
+    page.get_by_role("link", name="按原文检索").click()
+    wait_ready(page)
+    assert query_of(page)["literal"] == ["1"]
+    expect(page.locator("#understood")).to_have_count(0)
+
+
+@needs_chromium
+def test_the_origin_box_lists_who_said_it_first(page: Page, server: LiveServer) -> None:
+    page.goto(server.url + "/")
+    wait_ready(page)
+    page.get_by_role("button", name="查出处").click()
+    box = page.locator("#origin-text")
+    expect(box).to_be_visible()
+    box.fill("坚持稳中求进工作总基调。月球背面建成了第一座由蜂群自主管理的养蜂合作社。")
+    page.locator("#origin-form button[type=submit]").click()
+    wait_ready(page)
+    expect(page.locator("#origin-view")).to_be_visible()
+    expect(page.locator("#origin-summary")).to_contain_text("最早见于《")
+    dates = page.locator("#origin-documents .origin-date").all_inner_texts()
+    assert len(dates) >= 3 and dates == sorted(dates)
+    expect(page.locator("#origin-documents .badge").first).to_have_text("原文")
+    sentences = page.locator("#origin-sentences li")
+    expect(sentences).to_have_count(2)
+    expect(sentences.nth(0)).to_contain_text("最早见于")
+    expect(sentences.nth(1)).to_contain_text("新提法")
+    page.screenshot(path=str(SHOTS / "origin.png"), full_page=True)
