@@ -34,7 +34,7 @@ def _text(value: str) -> str:
     return value
 
 
-def _whole(value: object) -> object:
+def whole_number(value: object) -> object:
     """An integer field takes whole numbers: 2019 or 2019.0 (as JSON Schema's integer), not true."""
     if isinstance(value, bool):
         raise ValueError("expected a whole number, not true/false")
@@ -51,11 +51,10 @@ def _query(value: str) -> str:
 
 #: Text: valid Unicode (no lone surrogates) without NUL characters.
 Text = Annotated[str, AfterValidator(_text)]
-Year = Annotated[int, Field(ge=1, le=9999), BeforeValidator(_whole)]
+Year = Annotated[int, Field(ge=1, le=9999), BeforeValidator(whole_number)]
 Date = Annotated[str, Field(pattern=r"^[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?$")]
 Query = Annotated[
     str,
-    # the schema says "some non-space character"; _query says it in words
     # the schema says "holds a non-space character"; _query says it in words
     Field(max_length=MAX_QUERY_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
     AfterValidator(_text),
@@ -100,17 +99,17 @@ class _Ranking(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: Query = Field(..., description="The query: keywords, a question or a paraphrase.")
-    k: Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(_whole)] = Field(
+    k: Annotated[int, Field(ge=1, le=MAX_K), BeforeValidator(whole_number)] = Field(
         10, description="Hits per page."
     )
-    offset: Annotated[int, Field(ge=0, lt=MAX_HITS), BeforeValidator(_whole)] = Field(
+    offset: Annotated[int, Field(ge=0, lt=MAX_HITS), BeforeValidator(whole_number)] = Field(
         0, description=f"Hits to skip (paging); a query ranks at most {MAX_HITS} hits."
     )
     mode: Mode = Field("hybrid", description="hybrid (default), dense (semantic) or keyword.")
     min_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Drop hits scoring below this (scores are in [0, 1])."
     )
-    context: Annotated[int, Field(ge=0, le=3), BeforeValidator(_whole)] = Field(
+    context: Annotated[int, Field(ge=0, le=3), BeforeValidator(whole_number)] = Field(
         0, description="Neighbouring passages to return per side."
     )
     parse: bool = Field(

@@ -121,6 +121,8 @@ def _matches(
             continue
         nominated.append(searcher.keyword_hits(analysis, _KEYWORD, mask).rows)
         nominated.append(searcher.dense.search(vector, _DENSE, mask)[0])
+    if not nominated:  # the filters hold no passage
+        return found
     rows = np.setdiff1d(np.unique(np.concatenate(nominated)), exact).astype(np.int64)
     if not rows.size:
         return found

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
-from indexer.schemas import BodyFilters, DocumentInfo, Filters, Hit, Query, Text
+from indexer.schemas import BodyFilters, DocumentInfo, Filters, Hit, Query, Text, whole_number
 
 GroupBy = Literal["year", "region", "doc_type"]
 CompareBy = Literal["region", "document", "year"]
@@ -120,6 +120,13 @@ def _origin_text(value: str) -> str:
 #: Longest text ``origin`` traces (a few paragraphs of a speech).
 MAX_ORIGIN_CHARS = 5000
 MatchKind = Literal["exact", "near", "reworded"]
+#: The schema says "holds a non-space character", as for a query, so a client generated from it
+#: never sends what ``_origin_text`` refuses.
+OriginText = Annotated[
+    Text,
+    Field(max_length=MAX_ORIGIN_CHARS, json_schema_extra={"minLength": 1, "pattern": r"\S"}),
+    AfterValidator(_origin_text),
+]
 
 
 class OriginParams(_Filtered):
@@ -127,9 +134,8 @@ class OriginParams(_Filtered):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    text: Annotated[Text, AfterValidator(_origin_text)] = Field(
+    text: OriginText = Field(
         ...,
-        max_length=MAX_ORIGIN_CHARS,
         description=f"A phrase, a sentence or paragraphs (at most {MAX_ORIGIN_CHARS} characters).",
     )
     limit: int = Field(50, ge=1, le=200, description="Documents to list, at most.")
@@ -140,10 +146,10 @@ class OriginBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    text: Annotated[Text, AfterValidator(_origin_text)] = Field(
-        ..., max_length=MAX_ORIGIN_CHARS, description=OriginParams.model_fields["text"].description
+    text: OriginText = Field(..., description=OriginParams.model_fields["text"].description)
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(whole_number)] = Field(
+        50, description="Documents to list, at most."
     )
-    limit: int = Field(50, ge=1, le=200, description="Documents to list, at most.")
     filters: BodyFilters = Field(default_factory=BodyFilters)
 
     def params(self) -> OriginParams:

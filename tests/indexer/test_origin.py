@@ -97,3 +97,9 @@ def test_a_paste_is_traced_sentence_by_sentence(searcher: Searcher, documents_sa
 def test_filters_restrict_the_documents(searcher: Searcher) -> None:
     res = origin(searcher, OriginParams(text="坚持稳中求进工作总基调", region="浙江省"))
     assert res.documents and all(d.document.region == "浙江省" for d in res.documents)
+
+
+def test_filters_that_hold_no_passage_answer_nothing_found(searcher: Searcher) -> None:
+    """Found by schemathesis: a filter no document matches left nothing to nominate from."""
+    res = origin(searcher, OriginParams(text="坚持稳中求进工作总基调", region="火星"))
+    assert res.documents == [] and res.first is None and res.sentences[0].documents == 0
