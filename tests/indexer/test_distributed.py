@@ -45,7 +45,9 @@ def test_without_an_address_this_process_embeds(embedder: Embedder) -> None:
 def test_ray_actors_give_the_vectors_this_process_gives(
     ray_local: None, embedder: Embedder, index_settings: Settings
 ) -> None:
-    searcher = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    searcher = Searcher.at(
+        IndexDir(index_settings.index_dir).current_path(), embedder, index_settings
+    )
     texts = [t for _, t in searcher.store.passage_texts()][:60]
     encoder = RayEncoder(Settings(ray_address="local"), embedder.dim)
     seen: list[int] = []
@@ -80,7 +82,7 @@ def test_a_build_embeds_its_new_windows_on_ray(
         report = build_index([corpus], settings, embedder=embedder)
     assert 0 < report.vectors_embedded < 20  # only the new speech's windows
     assert any("embedding on Ray" in r.getMessage() for r in caplog.records)
-    searcher = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    searcher = Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
     hits = searcher.search(SearchRequest(q="中试基地 成果送进生产线", mode="dense", k=3)).hits
     assert hits[0].document.title == "在全市科技工作会议上的讲话"
 
@@ -101,8 +103,10 @@ def _actor_pids() -> list[int]:
 def test_a_ray_actor_killed_mid_job_is_restarted_and_no_vector_is_lost(
     ray_local: None, embedder: Embedder, index_settings: Settings
 ) -> None:
-    searcher = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
-    texts = [t for _, t in searcher.store.passage_texts()][:300]
+    searcher = Searcher.at(
+        IndexDir(index_settings.index_dir).current_path(), embedder, index_settings
+    )
+    texts = [t for _, t in searcher.store.passage_texts()][:120]  # 30 batches: a kill lands mid-job
     encoder = RayEncoder(Settings(ray_address="local"), embedder.dim)
     killed: list[int] = []
 
