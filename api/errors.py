@@ -59,7 +59,8 @@ def _answers() -> list[tuple[type[Exception], int, str | None, bool]]:
     """
     from indexer.dense import BackendUnavailable
     from indexer.live import IndexUnavailable
-    from indexer.search import DamagedIndex, ModelMismatch, QueryError, SearchTimeout
+    from indexer.search import ModelMismatch, QueryError, SearchTimeout
+    from indexer.version.version import DamagedIndex
 
     return [
         (QueryError, 422, None, False),

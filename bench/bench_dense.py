@@ -116,7 +116,7 @@ def real(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         del flat
     owner = np.load(version / OWNER_FILE)
     embedder = load_embedder(settings)
-    searcher = Searcher(version, embedder, settings)
+    searcher = Searcher.at(version, embedder, settings)
     texts = [t for _, t in searcher.store.passage_texts()]
     rng = random.Random(1)
     qs = [t.split("，")[0][:24] for t in rng.sample(texts, args.queries)]

@@ -73,7 +73,7 @@ def main() -> None:
     milvus = _Milvus(work / "milvus-data") if args.milvus else None
     env = dict(os.environ)
     if milvus is not None:
-        env |= {"GOVSPEECH_BACKEND": "milvus", "GOVSPEECH_MILVUS_URI": milvus.uri}
+        env |= {"GOVSPEECH_CATALOG": "milvus", "GOVSPEECH_MILVUS_URI": milvus.uri}
     t0 = time.perf_counter()
     _index(corpus, index, env)
     print(f"initial build            {time.perf_counter() - t0:.0f} s")

@@ -826,7 +826,7 @@ def eval_(
     if as_json:
         out.print_json(json.dumps(scores, ensure_ascii=False))
         return
-    table = Table(title=f"{file.name}: {len(queries)} queries, index {searcher.version}")
+    table = Table(title=f"{file.name}: {len(queries)} queries, index {searcher.version.name}")
     table.add_column("mode")
     table.add_column("kind")
     for metric in ("nDCG@10", "Recall@10", "MRR@10", "n"):
@@ -941,7 +941,7 @@ def _on_milvus_lite(settings: Settings) -> bool:
 
     manifest = IndexDir(settings.index_dir).current_manifest()
     uri = connection(settings).uri
-    on_milvus = settings.backend == "milvus" or (
+    on_milvus = settings.catalog == "milvus" or (
         manifest is not None and manifest.dense.get("backend") == "milvus"
     )
     return on_milvus and "://" not in uri

@@ -59,6 +59,7 @@ from indexer.passage import Passage
 from indexer.settings import Settings
 from indexer.store import Store, write_store
 from indexer.terms import LearnedTerms, learn_terms
+from indexer.version import layout
 from indexer.versions import IndexDir
 
 log = logging.getLogger(__name__)
@@ -290,11 +291,7 @@ def build_index(
     index_dir = IndexDir(settings.index_dir)
     served = catalog(settings)
     with index_dir.lock("govspeech index " + " ".join(map(str, paths or []))):
-        for name in index_dir.remove_partials(_releaser(settings, served)):
-            log.warning("removed %s left by an interrupted run", name)
-        kept = [index_dir.versions_dir / name for name in index_dir.versions()]
-        for name in _swept(served, kept):
-            log.warning("dropped Milvus collection %s left by an interrupted run", name)
+        _clean_up_interrupted(index_dir, served, settings)
         embedder = embedder or load_embedder(settings)
         started = time.perf_counter()  # the model's one-time preparation is not indexing
         previous = index_dir.current_manifest()
@@ -316,78 +313,38 @@ def build_index(
         if (
             previous is not None
             and not full
-            and previous.corpus_fingerprint == fingerprint
-            and previous.corpus_roots == report.roots
-            and previous.windows > 0  # older versions did not record it, nor their backend
-            and FeedbackWords.stored(index_dir.current_path())  # nor feedback words
-            and LearnedTerms.stored(index_dir.current_path())  # nor learned terms
-            and BackendSpec.from_dict(previous.dense)
-            == resolve(settings.dense_backend, previous.windows)
+            and _unchanged(previous, fingerprint, report, settings, index_dir)
         ):
-            report.version, report.no_change = previous.version, True
-            report.passages = report.reused = previous.passages
-            report.windows = previous.windows
-            report.measure_disk(index_dir.current_path(), index_dir.cache_path)
-            _publish(served, index_dir.current_path())  # a run killed before its alias moved
-            report.seconds = time.perf_counter() - started
-            log.info("nothing changed; still serving version %s", previous.version)
-            _log_metadata(report)
-            return report
+            return _still_served(previous, report, index_dir, served, started)
         chunked = _chunk(docs, settings, progress)
-
         rows = [(p, d) for d, ps in chunked for p in ps]
         owners = np.repeat(np.arange(len(chunked)), [len(ps) for _, ps in chunked])
         report.passages = len(rows)
-        log.info(
-            "read %d documents (%d added, %d changed, %d deleted, %d files skipped), cut %d passages",
-            report.documents,
-            report.added,
-            report.changed,
-            report.deleted,
-            len(report.failed),
-            report.passages,
+        _log_read(report)
+        vectors, owner, keys = _embed_or_say(
+            rows, embedder, index_dir, settings, reembed, progress, report
         )
-        try:
-            encoder = passage_encoder(settings, embedder)
-            vectors, owner, keys = _embed(
-                rows, embedder, encoder, index_dir, settings, reembed, progress, report
-            )
-        except (OSError, sqlite3.Error) as e:
-            raise BuildError(
-                f"could not use the embedding cache ({_os_reason(e)}); vectors stored so far "
-                "are kept for the next run, and the served version is unchanged"
-            ) from e
 
         name, partial = index_dir.new_partial()
         try:
             progress.stage("writing index", None, "steps")
-            n = write_store(partial / "store.sqlite", chunked)
+            stored = write_store(partial / layout.STORE, chunked)
             # the later stages read passage texts only; the documents and passages go
             # (laws: ~230 MB, the share of a build's memory that grew with the corpus)
             texts, documents, passages = [p.text for p, _ in rows], len(docs), len(rows)
             del docs, chunked, rows
             windows = len(vectors)
-            spec = resolve(settings.dense_backend, windows)
-            progress.stage(f"dense index ({spec.describe()}, {windows:,} windows)", None, "steps")
-            dense = build_backend(settings.dense_backend, vectors, owner, connection(settings))
-            calibration = _calibrate(embedder, dense, texts, vectors)
-            dense.save(partial)
+            dense, calibration = _write_dense(
+                partial, vectors, owner, texts, embedder, settings, progress
+            )
             # what the keyword stages do not need leaves this process's memory: the backend
             # now reads the saved file, where queries look
             save_window_keys(partial, keys)
             del vectors, keys  # laws: 34 MB of key strings
-            progress.stage("finding near-duplicate passages", None, "steps")
-            dedup.save(partial, dedup.clusters(texts))
-            progress.stage("keyword index", passages, "passages")
-            keyword = KeywordIndex.build(texts, progress=_Increments(progress))
-            keyword.save(partial / "keyword")
-            progress.stage("feedback words", passages, "passages")
-            FeedbackWords.build(texts, keyword, _Increments(progress)).save(partial)
-            progress.stage("learning the archive's terms", None, "steps")
-            learned, counts = learn_terms(texts, owners)
-            learned.save(partial, counts)
-            log.info("learned %d terms the archive uses as units", len(learned.terms))
-            _verify(partial, dense.spec.as_dict(), connection(settings), n, passages, len(keyword))
+            keyword_rows = _write_keyword_parts(partial, texts, owners, progress)
+            _verify(
+                partial, dense.spec.as_dict(), connection(settings), stored, passages, keyword_rows
+            )
             Manifest(
                 version=name,
                 created=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -409,16 +366,144 @@ def build_index(
                 f"could not write the new version ({_os_reason(e)}); it was removed and the "
                 "served version is unchanged"
             ) from e
-        _publish(served, index_dir.publish(name, partial))
-        log.info("now serving version %s from %s", name, settings.index_dir)
-        for old in index_dir.prune(settings.keep_versions, _releaser(settings, served)):
-            log.info("removed old version %s", old)
-        report.cache_pruned = _prune_cache(index_dir)
-        report.version, report.windows = name, windows
-        report.measure_disk(index_dir.versions_dir / name, index_dir.cache_path)
-        report.seconds = time.perf_counter() - started
-        _log_metadata(report)
-        return report
+        return _serve_new(name, partial, windows, report, index_dir, served, settings, started)
+
+
+def _clean_up_interrupted(index_dir: IndexDir, served: Catalog, settings: Settings) -> None:
+    """Remove what killed runs left: partial folders, and collections no version uses."""
+    for name in index_dir.remove_partials(_releaser(settings, served)):
+        log.warning("removed %s left by an interrupted run", name)
+    kept = [index_dir.versions_dir / name for name in index_dir.versions()]
+    for name in _swept(served, kept):
+        log.warning("dropped Milvus collection %s left by an interrupted run", name)
+
+
+def _unchanged(
+    previous: Manifest,
+    fingerprint: str,
+    report: BuildReport,
+    settings: Settings,
+    index_dir: IndexDir,
+) -> bool:
+    """The served version already is what this run would build: the same documents from
+    the same folders, and every part this code writes, with the backend the settings name."""
+    served = index_dir.current_path()
+    return (
+        previous.corpus_fingerprint == fingerprint
+        and previous.corpus_roots == report.roots
+        and previous.windows > 0  # older versions did not record it, nor their backend
+        and FeedbackWords.stored(served)  # nor feedback words
+        and LearnedTerms.stored(served)  # nor learned terms
+        and BackendSpec.from_dict(previous.dense) == resolve(settings.dense_index, previous.windows)
+    )
+
+
+def _still_served(
+    previous: Manifest, report: BuildReport, index_dir: IndexDir, served: Catalog, started: float
+) -> BuildReport:
+    """Nothing changed: no new version; the report says what is served."""
+    report.version, report.no_change = previous.version, True
+    report.passages = report.reused = previous.passages
+    report.windows = previous.windows
+    report.measure_disk(index_dir.current_path(), index_dir.cache_path)
+    _publish(served, index_dir.current_path())  # a run killed before its alias moved
+    report.seconds = time.perf_counter() - started
+    log.info("nothing changed; still serving version %s", previous.version)
+    _log_metadata(report)
+    return report
+
+
+def _log_read(report: BuildReport) -> None:
+    log.info(
+        "read %d documents (%d added, %d changed, %d deleted, %d files skipped), cut %d passages",
+        report.documents,
+        report.added,
+        report.changed,
+        report.deleted,
+        len(report.failed),
+        report.passages,
+    )
+
+
+def _embed_or_say(
+    rows: list[tuple[Passage, Document]],
+    embedder: Embedder,
+    index_dir: IndexDir,
+    settings: Settings,
+    reembed: bool,
+    progress: Progress,
+    report: BuildReport,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Window vectors of every passage (cached ones reused); a cache that cannot be used is
+    a BuildError that keeps what was stored."""
+    try:
+        encoder = passage_encoder(settings, embedder)
+        return _embed(rows, embedder, encoder, index_dir, settings, reembed, progress, report)
+    except (OSError, sqlite3.Error) as e:
+        raise BuildError(
+            f"could not use the embedding cache ({_os_reason(e)}); vectors stored so far "
+            "are kept for the next run, and the served version is unchanged"
+        ) from e
+
+
+def _write_dense(
+    partial: Path,
+    vectors: np.ndarray,
+    owner: np.ndarray,
+    texts: list[str],
+    embedder: Embedder,
+    settings: Settings,
+    progress: Progress,
+) -> tuple[DenseBackend, DenseCalibration]:
+    """The dense index of the window vectors, saved, and the calibration of its scores."""
+    spec = resolve(settings.dense_index, len(vectors))
+    progress.stage(f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps")
+    dense = build_backend(settings.dense_index, vectors, owner, connection(settings))
+    calibration = _calibrate(embedder, dense, texts, vectors)
+    dense.save(partial)
+    return dense, calibration
+
+
+def _write_keyword_parts(
+    partial: Path, texts: list[str], owners: np.ndarray, progress: Progress
+) -> int:
+    """Duplicate clusters, BM25 postings, feedback words and learned terms; returns the
+    passages the keyword index holds."""
+    progress.stage("finding near-duplicate passages", None, "steps")
+    dedup.save(partial, dedup.clusters(texts))
+    progress.stage("keyword index", len(texts), "passages")
+    keyword = KeywordIndex.build(texts, progress=_Increments(progress))
+    keyword.save(partial / layout.Keyword.FOLDER)
+    progress.stage("feedback words", len(texts), "passages")
+    FeedbackWords.build(texts, keyword, _Increments(progress)).save(partial)
+    progress.stage("learning the archive's terms", None, "steps")
+    learned, counts = learn_terms(texts, owners)
+    learned.save(partial, counts)
+    log.info("learned %d terms the archive uses as units", len(learned.terms))
+    return len(keyword)
+
+
+def _serve_new(
+    name: str,
+    partial: Path,
+    windows: int,
+    report: BuildReport,
+    index_dir: IndexDir,
+    served: Catalog,
+    settings: Settings,
+    started: float,
+) -> BuildReport:
+    """Publish the new version, drop what is no longer kept, and finish the report."""
+    _publish(served, index_dir.publish(name, partial))
+    log.info("now serving version %s from %s", name, settings.index_dir)
+    for old in index_dir.prune(settings.keep_versions, _releaser(settings, served)):
+        log.info("removed old version %s", old)
+    report.cache_pruned = _prune_cache(index_dir)
+    report.version, report.windows = name, windows
+    report.measure_disk(index_dir.versions_dir / name, index_dir.cache_path)
+    report.seconds = time.perf_counter() - started
+    _log_metadata(report)
+    return report
 
 
 def _log_metadata(report: BuildReport) -> None:
@@ -544,7 +629,7 @@ def _diff(index_dir: IndexDir | None, docs: list[Document], report: BuildReport)
     if index_dir is None:
         report.added = len(docs)
         return
-    store = Store(index_dir.current_path() / "store.sqlite")
+    store = Store(index_dir.current_path() / layout.STORE)
     try:
         old = list(store.documents())
     finally:
@@ -705,8 +790,8 @@ def _releaser(settings: Settings, served: Catalog) -> Callable[[Path], None]:
 
     def release(version: Path) -> None:
         try:
-            found = Manifest.load(version).dense if (version / "manifest.json").is_file() else None
-            record = found if found is not None else resolve(settings.dense_backend, 0).as_dict()
+            found = Manifest.load(version).dense if (version / layout.MANIFEST).is_file() else None
+            record = found if found is not None else resolve(settings.dense_index, 0).as_dict()
             remove_backend(version, record, connection(settings))
             served.release(version)
         except Exception as e:  # an unreachable server must not stop a build from pruning

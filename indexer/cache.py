@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from indexer.version import layout
+
 _CHUNK = 900  # stay below SQLite's bound-parameter limit
-KEYS_FILE = "window_keys.npy"
+KEYS_FILE = layout.WINDOW_KEYS
 
 
 def model_key(fingerprint: dict[str, Any]) -> str:

@@ -14,15 +14,13 @@ about a new one:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from indexer.version.version import Version, open_version
 from indexer.versions import IndexDir, IndexNotFound
 
 if TYPE_CHECKING:
-    from indexer.embed import Embedder
-    from indexer.search import Searcher
     from indexer.settings import Settings
 
 
@@ -38,9 +36,9 @@ class Catalog(Protocol):
         what ``/health`` reports while a service cannot reach its data."""
         ...
 
-    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
-        """A searcher over version ``name`` (None: what :meth:`current_name` could not read);
-        IndexNotFound when there is none."""
+    def open(self, name: str | None) -> Version:
+        """Version ``name`` (None: what :meth:`current_name` could not read); IndexNotFound
+        when there is none."""
         ...
 
     def versions(self) -> list[str]:
@@ -79,14 +77,12 @@ class LocalCatalog:
         """The folder is this process's own disk: nothing to be away."""
         return None
 
-    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
-        from indexer.search import Searcher
-
+    def open(self, name: str | None) -> Version:
         path = self._dir.versions_dir / (name or "")
         if name is None or not path.is_dir():
             self._dir.current_path()  # raises IndexNotFound with the advice
             raise IndexNotFound(f"version {name} is gone from {self._dir.root}")
-        return Searcher(path, embedder, self._settings)
+        return open_version(path, self._settings)
 
     def versions(self) -> list[str]:
         return self._dir.versions()
@@ -106,8 +102,8 @@ class LocalCatalog:
 
 
 def catalog(settings: Settings) -> Catalog:
-    """The catalog ``GOVSPEECH_BACKEND`` names (Milvus is imported only when chosen)."""
-    if settings.backend == "milvus":
+    """The catalog ``GOVSPEECH_CATALOG`` names (Milvus is imported only when chosen)."""
+    if settings.catalog == "milvus":
         from indexer.milvus.catalog import MilvusCatalog
 
         return MilvusCatalog(settings)

@@ -24,8 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from indexer.textnorm import normalize_for_match
+from indexer.version import layout
 
-FILE_NAME = "dedup_clusters.npy"
+FILE_NAME = layout.CLUSTERS
 ANCHORS = 6
 THRESHOLD = 0.8
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.keyword import HAN_CHARS, Feedback, TermStats, words
+from indexer.version import layout
 
 __all__ = ["FEEDBACK_MAX_SHARE", "FILES", "FOLDER", "FeedbackWords"]
 
@@ -32,9 +33,9 @@ __all__ = ["FEEDBACK_MAX_SHARE", "FILES", "FOLDER", "FeedbackWords"]
 #: dev set, hybrid nDCG@10 with the cap at 3 / 5 / 10 / no cap: 0.761 / 0.763 / 0.760 / 0.760
 FEEDBACK_MAX_SHARE = 0.05
 #: In a version folder: the candidate words, and each passage's (word, weight) pairs.
-FOLDER = "feedback"
-_WORDS, _INDPTR, _POSTINGS = "words.json", "indptr.npy", "postings.npy"
-FILES = tuple(f"{FOLDER}/{name}" for name in (_WORDS, _INDPTR, _POSTINGS))
+FOLDER = layout.Feedback.FOLDER
+_WORDS, _INDPTR, _POSTINGS = layout.Feedback.WORDS, layout.Feedback.INDPTR, layout.Feedback.POSTINGS
+FILES = layout.Feedback.FILES
 
 _HAN_WORD = re.compile(rf"[{HAN_CHARS}]{{2,}}$")
 #: counts and ordinals (一次, 一个, 第七个, 十二亿): facts of one passage, not vocabulary

@@ -53,6 +53,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from indexer.textnorm import normalize_for_match
+from indexer.version import layout
 
 __all__ = [
     "HAN_CHARS",
@@ -102,8 +103,8 @@ _CN_DIGITS = "〇零一二三四五六七八九"
 _CN_YEAR_RE = re.compile(rf"(?<![{_CN_DIGITS}])[一二][{_CN_DIGITS}]{{3}}(?![{_CN_DIGITS}])")
 _CN_DIGIT_TABLE = str.maketrans(_CN_DIGITS, "00123456789")
 
-_META_FILE = "keyword.json"
-_TERM_MAX_FILE = "term_max.npy"
+_META_FILE = layout.Keyword.META
+_TERM_MAX_FILE = layout.Keyword.TERM_MAX
 _PROGRESS_EVERY = 1000
 
 _Segment = Callable[[str], list[str]]
@@ -335,14 +336,14 @@ class KeywordIndex(TermStats):
         """
         check_tokenizer(directory)
         mode = "r" if mmap else None
-        params = json.loads((directory / "params.index.json").read_text())
+        params = json.loads((directory / layout.Keyword.PARAMS).read_text())
         if params.get("method") != "lucene":
             raise ValueError(f"keyword index in {directory} is not a Lucene BM25 index")
         found = _Scores(
-            np.load(directory / "data.csc.index.npy", mmap_mode=mode),
-            np.load(directory / "indices.csc.index.npy", mmap_mode=mode),
-            np.load(directory / "indptr.csc.index.npy", mmap_mode=mode),
-            json.loads((directory / "vocab.index.json").read_text(encoding="utf-8")),
+            np.load(directory / layout.Keyword.DATA, mmap_mode=mode),
+            np.load(directory / layout.Keyword.INDICES, mmap_mode=mode),
+            np.load(directory / layout.Keyword.INDPTR, mmap_mode=mode),
+            json.loads((directory / layout.Keyword.VOCAB).read_text(encoding="utf-8")),
             int(params["num_docs"]),
         )
         return cls(found, np.load(directory / _TERM_MAX_FILE, mmap_mode=mode))

@@ -95,8 +95,8 @@ class LiveIndex:
             status: State = "degraded" if reason else "starting"
             return Health(status, None, reason)
         if self.last_error or away:
-            return Health("degraded", current.version, self.last_error or away)
-        return Health("ready" if self._warmed else "starting", current.version, None)
+            return Health("degraded", current.version.name, self.last_error or away)
+        return Health("ready" if self._warmed else "starting", current.version.name, None)
 
     def warm(self) -> None:
         """Load the model and the index and run one query, so the first real query is fast."""
@@ -112,7 +112,7 @@ class LiveIndex:
             searcher.warm()
         except Exception as e:  # e.g. the model does not match: keyword search still works
             self.last_error = (
-                f"index version {searcher.version} cannot be searched: {public_reason(e)}"
+                f"index version {searcher.version.name} cannot be searched: {public_reason(e)}"
             )
             self._warm_failed(self.last_error)
             return
@@ -120,7 +120,7 @@ class LiveIndex:
             self._warming.release()
         self._warmed = True
         self.last_error = None
-        log.info("ready: serving index version %s", searcher.version)
+        log.info("ready: serving index version %s", searcher.version.name)
 
     def _warm_failed(self, reason: str) -> None:
         log.error("not ready: %s (tried again in %.0f s)", reason, self._warm_wait)
@@ -131,7 +131,7 @@ class LiveIndex:
         """The loaded searcher if it serves the current version; never loads, never waits."""
         current = self._searcher
         name = self.catalog.current_name()
-        return current if current is not None and name in (None, current.version) else None
+        return current if current is not None and name in (None, current.version.name) else None
 
     def get(self) -> Searcher:
         """The searcher for the current version; raises IndexUnavailable when there is none."""
@@ -146,7 +146,7 @@ class LiveIndex:
         if current is None:
             self._loading.acquire()
         try:
-            if self._searcher is not None and self._searcher.version == name:
+            if self._searcher is not None and self._searcher.version.name == name:
                 return self._searcher
             if time.monotonic() < self._retry_at:
                 return self._serving_or_raise()
@@ -160,14 +160,16 @@ class LiveIndex:
         try:
             # a loaded model is checked against the new version now; otherwise on first use
             loaded = self._embedder
-            searcher = self.catalog.open(
-                name, loaded if loaded is not None else (lambda: self.embedder)
+            searcher = Searcher(
+                self.catalog.open(name),
+                loaded if loaded is not None else (lambda: self.embedder),
+                self.settings,
             )
             if not self._lazy:
                 searcher.dense  # noqa: B018  (read now, not by the first query)
             self._searcher = searcher
             self.last_error, self._retry_wait = None, RETRY_FIRST
-            log.info("now serving index version %s", self._searcher.version)
+            log.info("now serving index version %s", searcher.version.name)
             if old is not None:  # once its last request is done and it is gone
                 weakref.finalize(old, _return_freed_memory)
                 del old
@@ -181,7 +183,7 @@ class LiveIndex:
         self.last_error = reason
         self._retry_at = time.monotonic() + self._retry_wait
         self._retry_wait = min(self._retry_wait * 2, RETRY_MAX)
-        still = self._searcher.version if self._searcher else None
+        still = self._searcher.version.name if self._searcher else None
         log.error("%s; %s", reason, f"still serving {still}" if still else "nothing to serve")
 
     def _serving_or_raise(self) -> Searcher:

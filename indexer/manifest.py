@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import UserError
+from indexer.version import layout
 
 FORMAT = 1
-FILE_NAME = "manifest.json"
+FILE_NAME = layout.MANIFEST
 
 
 class ManifestError(UserError, RuntimeError):

@@ -8,7 +8,6 @@ CLI call only this module.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,17 +17,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer import dedup
 from indexer.analysis import Analyser, Analysis
-from indexer.dense import BackendUnavailable, connection, load_backend
+from indexer.chunk import sentence_windows
 from indexer.errors import UserError
 from indexer.exact import ExactTerms
-from indexer.feedback import FeedbackWords
-from indexer.fusion import DenseCalibration, Fused, fuse
+from indexer.fusion import Fused, fuse
 from indexer.highlight import highlight_spans, mark
 from indexer.intent import Intent, IntentReader
-from indexer.keyword import Feedback, KeywordHits, KeywordIndex, KeywordSearch, top_rows
-from indexer.manifest import Manifest, model_mismatch
+from indexer.keyword import Feedback, KeywordHits, KeywordSearch, top_rows
+from indexer.manifest import model_mismatch
 from indexer.query import ParsedQuery, PassageText, compact_form
 from indexer.schemas import (
     MAX_HITS,
@@ -45,14 +42,12 @@ from indexer.schemas import (
     UnderstoodFilter,
 )
 from indexer.settings import Settings
-from indexer.store import PassageStore, Store, StoredPassage
-from indexer.terms import LearnedTerms
+from indexer.store import PassageStore, StoredPassage
+from indexer.version.version import Version, open_version
 
 if TYPE_CHECKING:
     from indexer.dense import DenseBackend
     from indexer.embed import Embedder
-
-log = logging.getLogger(__name__)
 
 
 #: How far a boost read from the question (a year it names its report by) moves a passage up,
@@ -62,10 +57,6 @@ BOOST = 0.1
 
 class QueryError(UserError, ValueError):
     """A request the user has to change: the message says how."""
-
-
-class DamagedIndex(UserError, RuntimeError):
-    """A file of the version cannot be read."""
 
 
 class ModelMismatch(UserError, RuntimeError):
@@ -111,15 +102,6 @@ class Pool:
         return self.analysis.marked
 
 
-@dataclass(frozen=True, slots=True)
-class VersionParts:
-    """Where a searcher reads passages and keyword postings when not from the version folder
-    (a Milvus collection, :mod:`indexer.milvus.catalog`)."""
-
-    store: PassageStore
-    keyword: KeywordSearch
-
-
 class Searcher:
     """Read-only view of one index version; safe to share between threads.
 
@@ -130,89 +112,103 @@ class Searcher:
 
     def __init__(
         self,
-        version_dir: Path,
+        version: Version,
         embedder: Embedder | Callable[[], Embedder],
         settings: Settings,
-        parts: VersionParts | None = None,
     ) -> None:
-        self.manifest = Manifest.load(version_dir)
-        self.version = self.manifest.version
+        self.version = version
         self.settings = settings
         self._embedder: Embedder | None = None
         self._load_embedder = embedder if callable(embedder) else lambda: embedder
         self._embedder_lock = threading.Lock()
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
-        self.store: PassageStore
-        self.keyword: KeywordSearch
-        if parts is None:
-            self.store = Store(version_dir / "store.sqlite")
-            # mapped, not read: worker processes share one copy in the page cache (laws:
-            # 61 MB each), and the columns a query needs are read at memory speed
-            self.keyword = KeywordIndex.load(version_dir / "keyword", mmap=True)
-        else:
-            self.store, self.keyword = parts.store, parts.keyword
-        self._version_dir = version_dir
-        self._dense: DenseBackend | None = None
-        self._dense_lock = threading.Lock()
-        self.calibration = DenseCalibration.from_dict(self.manifest.dense_calibration)
-        found = dedup.load(version_dir)
-        if found is None:  # a version from before clusters were stored
-            found = dedup.clusters([t for _, t in self.store.passage_texts()])
-        self._clusters = found
-        self._feedback_words = FeedbackWords.load(version_dir)
-        if self._feedback_words is None and settings.feedback_passages:
-            log.warning(
-                "version %s was built before feedback words were stored: hybrid search runs "
-                "without them until the next `govspeech index`",
-                self.version,
-            )
-        self._docs = [_document_info(d) for d in self.store.documents()]
-        self._doc_by_id = {d.doc_id: d for d in self._docs}
-        index = {d.doc_id: i for i, d in enumerate(self._docs)}
-        self._row_doc = np.array([index[x] for x in self.store.passage_doc_ids()], np.int32)
-        self.passage_text = PassageText(self.store.passage_texts, len(self._row_doc))
+        self._doc_by_id = {d.doc_id: d for d in version.documents}
+        n = version.passages
+        self._text = PassageText(version.store.passage_texts, n)
         #: the same without punctuation and spaces: text pasted from elsewhere (origin)
-        self.compact_text = PassageText(self.store.passage_texts, len(self._row_doc), compact_form)
-        self.exact = ExactTerms(self.passage_text, self.keyword)
+        self._compact = PassageText(version.store.passage_texts, n, compact_form)
+        self.exact = ExactTerms(self._text, version.keyword)
         self._intent: IntentReader | None = None  # built from the facets on first use
-        self._analyser = Analyser(self.exact.df, self.keyword, LearnedTerms.load(version_dir))
+        self._analyser = Analyser(self.exact.df, version.keyword, version.terms)
+
+    @classmethod
+    def at(
+        cls, folder: Path, embedder: Embedder | Callable[[], Embedder], settings: Settings
+    ) -> Searcher:
+        """A searcher over the version in ``folder``."""
+        return cls(open_version(folder, settings), embedder, settings)
+
+    @property
+    def store(self) -> PassageStore:
+        return self.version.store
+
+    @property
+    def keyword(self) -> KeywordSearch:
+        return self.version.keyword
 
     @property
     def documents(self) -> list[DocumentInfo]:
         """Every document of the version; ``row_documents`` indexes it by passage row."""
-        return self._docs
+        return self.version.documents
 
     @property
     def row_documents(self) -> np.ndarray:
-        return self._row_doc
+        return self.version.row_documents
 
     @property
     def dense(self) -> DenseBackend:
-        """The vector index, read on first use: a keyword search never needs it (nor faiss).
+        """The vector index, read on first use (:attr:`Version.dense`)."""
+        return self.version.dense
 
-        The service reads it before it serves a version (:class:`indexer.live.LiveIndex`),
-        so a damaged file is found then, not by a query.
-        """
-        if self._dense is None:
-            with self._dense_lock:
-                if self._dense is None:
-                    try:
-                        self._dense = load_backend(
-                            self._version_dir, self.manifest.dense, connection(self.settings)
-                        )
-                    except BackendUnavailable:
-                        raise  # a service down is not a damaged index: it may come back
-                    except (OSError, RuntimeError, ValueError) as e:
-                        raise DamagedIndex(
-                            f"the vector index of version {self.version} cannot be read ({e}); "
-                            "rebuild it with `govspeech index --full`"
-                        ) from e
-        return self._dense
+    # ------------------------------------------- what the research tools read (and no more)
+    def passages(self, rows: Sequence[int]) -> dict[int, StoredPassage]:
+        """The passages of ``rows``, by row."""
+        return self.version.store.passages_by_rows(list(rows))
+
+    def row_of(self, passage_id: str) -> int | None:
+        return self.version.store.passage_row(passage_id)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Characters of each passage."""
+        return self._text.lengths
+
+    def syntax_mask(self, parsed: ParsedQuery, check: Callable[[], None]) -> np.ndarray | None:
+        """Rows the query's quoted phrases and exclusions let through (None: it has none)."""
+        return self._text.mask(parsed, check)
+
+    def containing_compact(self, key: str) -> np.ndarray:
+        """Rows whose text, without punctuation and spaces, contains ``key`` (already so)."""
+        return self._compact.postings(key)[0]
+
+    def compact_text(self, row: int) -> str:
+        """Row ``row``'s text without punctuation and spaces."""
+        return self._compact.text(row)
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        """``texts`` as passage vectors of this version's model."""
+        return self.embedder.encode_passages(list(texts))
+
+    def encode_windows(self, text: str) -> np.ndarray:
+        """``text`` cut into windows as a passage is indexed, each as a vector."""
+        return self.encode_passages(sentence_windows(text, self.settings.embed_window_chars))
+
+    def dense_nominees(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
+        """The ``k`` rows inside ``mask`` closest to ``vector`` (a passage's best window)."""
+        return self.dense.search(vector, k, mask)[0]
+
+    def dense_similarity(self, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Raw similarity of each row (its best window) to each vector: rows × vectors."""
+        return self.dense.similarity(vectors, rows)
+
+    def dense_scale(self, similarity: np.ndarray) -> np.ndarray:
+        """Raw dense similarities on the [0, 1] scale every dense score is shown on."""
+        return self.version.calibration.normalise(similarity)
 
     def problem(self) -> str | None:
         """Why a part this searcher has loaded cannot answer now (Milvus away), or None."""
-        return None if self._dense is None else self._dense.problem()
+        return self.version.problem()
 
     @property
     def embedder(self) -> Embedder:
@@ -224,7 +220,7 @@ class Searcher:
         return self._embedder
 
     def _checked(self, embedder: Embedder) -> Embedder:
-        built, running = self.manifest.model, embedder.fingerprint()
+        built, running = self.version.manifest.model, embedder.fingerprint()
         if diff := model_mismatch(built, running):
             if model_mismatch({**built, "weights": None}, {**running, "weights": None}) is None:
                 fix = f"Set GOVSPEECH_ONNX_INT8={int(built.get('weights') == 'int8')}"
@@ -233,7 +229,7 @@ class Searcher:
             else:
                 fix = "Use the govspeech version that built it"
             raise ModelMismatch(
-                f"index {self.version} was built with a different embedding model ({diff}). "
+                f"index {self.version.name} was built with a different embedding model ({diff}). "
                 f"{fix} to search it, or rebuild it with `govspeech index --full`."
             )
         return embedder
@@ -309,7 +305,7 @@ class Searcher:
             ranked=ranked_groups,
             hits=hits,
             message=message,
-            version=self.version,
+            version=self.version.name,
             took_ms=round((time.perf_counter() - started) * 1000, 2),
         )
 
@@ -327,7 +323,7 @@ class Searcher:
         analysis = analysis or self._check(req, check)
         parsed = analysis.parsed
         mask = self.mask(req.filters)
-        syntax = self.passage_text.mask(parsed, check)
+        syntax = self._text.mask(parsed, check)
         inside = syntax if mask is None else mask if syntax is None else mask & syntax
         message = None
         ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
@@ -384,7 +380,7 @@ class Searcher:
         nominate = self.settings.candidate_depth
         if req.mode == "dense":
             dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
-            dn = self.calibration.normalise(dn_scores)
+            dn = self.version.calibration.normalise(dn_scores)
             matched = np.flatnonzero(mask) if restricted and mask is not None else None
             return Ranked(dn_rows, dn, None, dn), matched
         dn_rows, feedback, bm25 = self._hybrid_inputs(a, qvec, mask, nominate)
@@ -430,7 +426,7 @@ class Searcher:
         """
         if a.one_term is None or not len(fused.rows):
             return fused
-        says = self.passage_text.containing(a.one_term)[fused.rows]
+        says = self._text.containing(a.one_term)[fused.rows]
         order = np.argsort(~says, kind="stable")
         return Fused(
             fused.rows[order], fused.scores[order], fused.keyword[order], fused.dense[order]
@@ -461,11 +457,11 @@ class Searcher:
     def uses(self, a: Analysis) -> np.ndarray:
         """Rows that contain every phrase and term of ``a`` (after folding): where the query's
         words are said. Trends count these and compare calls the other groups silent."""
-        keep = np.zeros(len(self._row_doc), dtype=bool)
+        keep = np.zeros(self.version.passages, dtype=bool)
         if a.required:
             keep[:] = True
             for needle in a.required:
-                keep &= self.passage_text.containing(needle)
+                keep &= self._text.containing(needle)
         return keep
 
     def _boosted(self, ranked: Ranked, boost: Filters) -> Ranked:
@@ -485,7 +481,7 @@ class Searcher:
 
     def _count(self, rows: np.ndarray, collapse: bool) -> int:
         """Hits ``rows`` make: near-duplicates folded into one, as the pages fold them."""
-        return int(np.unique(self._clusters[rows]).size) if collapse else int(rows.size)
+        return int(np.unique(self.version.clusters[rows]).size) if collapse else int(rows.size)
 
     def hybrid_ranking(self, a: Analysis, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
@@ -507,7 +503,7 @@ class Searcher:
         self, a: Analysis, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
     ) -> Fused:
         keyword = self._keyword_norm(a, bm25.of(rows), feedback)
-        dense = self.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
+        dense = self.version.calibration.normalise(self.dense.similarity(qvec, rows)[:, 0])
         return fuse(rows, keyword, dense, self.settings.keyword_weight)
 
     def _feedback(self, a: Analysis, dense_rows: np.ndarray) -> Feedback:
@@ -520,9 +516,9 @@ class Searcher:
         10 passages bring in off-topic words (0.741-0.750).
         """
         n = self.settings.feedback_passages
-        if n == 0 or self._feedback_words is None:
+        if n == 0 or self.version.feedback is None:
             return {}
-        return self._feedback_words.terms(
+        return self.version.feedback.terms(
             dense_rows[:n].tolist(),
             set(a.terms),
             self.settings.feedback_terms,
@@ -545,7 +541,7 @@ class Searcher:
         groups: list[tuple[int, list[int]]] = []  # (index into ranked, rows of its duplicates)
         group_of_cluster: dict[int, int] = {}
         # without folding, every row is a cluster of its own
-        clusters = self._clusters[ranked.rows].tolist() if req.collapse else range(len(rows))
+        clusters = self.version.clusters[ranked.rows].tolist() if req.collapse else range(len(rows))
         for i, cluster in enumerate(clusters):
             first = group_of_cluster.setdefault(cluster, len(groups))
             if first < len(groups):
@@ -624,8 +620,8 @@ class Searcher:
         """Row mask for the filters, or None when there are none."""
         if f.is_empty():
             return None
-        allowed = np.array([_doc_matches(d, f) for d in self._docs], dtype=bool)
-        return allowed[self._row_doc]
+        allowed = np.array([_doc_matches(d, f) for d in self.documents], dtype=bool)
+        return allowed[self.row_documents]
 
     # ------------------------------------------------------------------ lookup
     def passage(self, passage_id: str, context: int = 0) -> PassageDetail | None:
@@ -654,7 +650,7 @@ class Searcher:
 
     def stats(self) -> dict[str, object]:
         """The served version's facts, without server paths (anonymous clients see them)."""
-        m = self.manifest
+        m = self.version.manifest
         model = dict(m.model)
         name = Path(str(model.get("model", "")))
         if name.is_absolute() or name.exists():  # a local folder: its name, not where it is
@@ -676,7 +672,7 @@ class Searcher:
         out: dict[str, list[dict[str, object]]] = {}
         for name in ("year", "region", "speaker", "doc_type"):
             counts: dict[object, int] = {}
-            for d in self._docs:
+            for d in self.documents:
                 v = getattr(d, name)
                 if v is not None and v != "":
                     counts[v] = counts.get(v, 0) + 1
@@ -731,10 +727,6 @@ def _within(started: float, budget: float | None) -> None:
             f"the search took longer than {budget:g} s; the service is busy or the query costly: "
             "try again, or add filters"
         )
-
-
-def _document_info(d: dict[str, object]) -> DocumentInfo:
-    return DocumentInfo(**{k: d[k] for k in DocumentInfo.model_fields})
 
 
 def _context(p: StoredPassage) -> ContextPassage:

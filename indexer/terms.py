@@ -36,11 +36,12 @@ import numpy as np
 
 from indexer.keyword import STOP_WORDS, han_runs, segment_precise
 from indexer.textnorm import normalize_for_match
+from indexer.version import layout
 
 __all__ = ["FILE", "LearnedTerms", "learn_terms"]
 
 #: The version file holding the learned terms; this module owns its name.
-FILE = "terms.json"
+FILE = layout.TERMS
 MIN_COUNT = 5
 MIN_DOCUMENTS = 2
 MIN_PMI = 5.0

@@ -31,10 +31,9 @@ from pathlib import Path
 from indexer.dense.factory import backend_files
 from indexer.errors import UserError
 from indexer.manifest import Manifest, ManifestError
+from indexer.version import layout
 
-#: What every complete version holds besides its manifest and its dense backend's files
-#: (checked before a rollback serves it).
-VERSION_PARTS = ("store.sqlite", "keyword")
+VERSION_PARTS = layout.PARTS
 
 
 class IndexNotFound(RuntimeError):
@@ -109,7 +108,7 @@ class IndexDir:
         return sorted(
             p.name
             for p in self.versions_dir.iterdir()
-            if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+            if p.is_dir() and not p.name.startswith(".") and (p / layout.MANIFEST).is_file()
         )
 
     # ---------------------------------------------------------------- writing

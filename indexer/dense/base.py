@@ -21,11 +21,12 @@ from typing import Any, ClassVar, Protocol, Self
 import numpy as np
 
 from indexer.errors import UserError
+from indexer.version import layout
 
 #: The float32 window vectors beside a backend's own files, memory-mapped when read.
-VECTORS_FILE = "dense_vectors.npy"
+VECTORS_FILE = layout.Dense.VECTORS
 #: Each window's passage row (:class:`Windows`), saved by every backend.
-OWNER_FILE = "dense_owner.npy"
+OWNER_FILE = layout.Dense.OWNER
 _COPY_CHUNK = 65_536
 
 

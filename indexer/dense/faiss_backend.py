@@ -44,8 +44,9 @@ from indexer.dense.base import (
     save_vectors,
     top_rows,
 )
+from indexer.version import layout
 
-FILE_NAME = "dense.faiss"
+FILE_NAME = layout.Dense.FAISS
 #: Filters that keep at most this many windows are scored exactly from the vectors
 #: (a few MB read); those keeping at most this share of them are searched exhaustively
 #: over the codes at once: either is cheaper than an ANN walk that mostly meets windows

@@ -26,51 +26,46 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from indexer.dense import connection
-from indexer.dense.base import OWNER_FILE, VECTORS_FILE, BackendUnavailable
-from indexer.feedback import FILES as FEEDBACK_FILES
+from indexer.dense.base import BackendUnavailable
 from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
 from indexer.milvus.client import client, reaching
-from indexer.milvus.dense import POINTER_FILE, collection_of
+from indexer.milvus.dense import collection_of
 from indexer.milvus.passages import MilvusKeyword, MilvusStore, write_passages
 from indexer.store import Store
+from indexer.version import layout
+from indexer.version.version import Version, VersionParts, open_version
 from indexer.versions import IndexNotFound
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-    from indexer.embed import Embedder
-    from indexer.search import Searcher
     from indexer.settings import Settings
 
 log = logging.getLogger(__name__)
 
 #: In a version folder: the names of its passages and meta collections.
-PUBLISHED_FILE = "milvus_catalog.json"
+PUBLISHED_FILE = layout.MILVUS_PUBLISHED
 #: The version's files a replica needs besides the collections (the store and the
 #: keyword postings are in them): among them the float32 copy of the vectors, which
 #: rescores Milvus's nominees exactly without a round trip per window.
 META_FILES = (
-    "manifest.json",
-    VECTORS_FILE,
-    POINTER_FILE,
-    OWNER_FILE,
-    "dedup_clusters.npy",
-    "keyword/keyword.json",
-    "keyword/params.index.json",
-    "keyword/vocab.index.json",
-    "keyword/term_max.npy",
-    *FEEDBACK_FILES,
+    layout.MANIFEST,
+    layout.Dense.VECTORS,
+    layout.Dense.MILVUS,
+    layout.Dense.OWNER,
+    layout.CLUSTERS,
+    *(f"{layout.Keyword.FOLDER}/{name}" for name in layout.Keyword.STATS),
+    *layout.Feedback.FILES,
 )
 #: Generated for the meta collection: the store's documents and the terms' document counts.
-DOCUMENTS_FILE = "documents.json"
-DF_FILE = "keyword/df.npy"
+DOCUMENTS_FILE = layout.DOCUMENTS
+DF_FILE = f"{layout.Keyword.FOLDER}/{layout.Keyword.DF}"
 _CHUNK_BYTES = 45_000  # 60,000 characters of base64: a VARCHAR holds 65,535 bytes
 _FETCH_CHUNKS = 64  # chunks a request carries (~4 MB)
 _COMPLETE = ".complete"
@@ -145,16 +140,14 @@ class MilvusCatalog:
         stem = passages[len(self._alias) + 1 :].rsplit("_", 2)[0]
         return stem.replace("_", "-")
 
-    def open(self, name: str | None, embedder: Embedder | Callable[[], Embedder]) -> Searcher:
-        """A searcher over what the alias names now (``name``: what it named when last read;
+    def open(self, name: str | None) -> Version:
+        """The version the alias names now (``name``: what it named when last read;
         None when Milvus did not answer then, and this call says why if it still does not)."""
-        from indexer.search import Searcher, VersionParts
-
         target = self._target()
         if target is None:
             raise IndexNotFound(
                 f"no index is published to Milvus under {self._alias!r}: build one with "
-                "GOVSPEECH_BACKEND=milvus govspeech index PATH..."
+                "GOVSPEECH_CATALOG=milvus govspeech index PATH..."
             )
         folder = self._download(target, _meta_name(target))
         with reaching(self._connection.uri):  # a server (or Lite file) opened afresh holds none
@@ -163,9 +156,9 @@ class MilvusCatalog:
         documents = json.loads((folder / DOCUMENTS_FILE).read_text(encoding="utf-8"))
         parts = VersionParts(
             MilvusStore(self.milvus, uri, target, documents),
-            MilvusKeyword(_term_stats(folder / "keyword"), self.milvus, uri, target),
+            MilvusKeyword(_term_stats(folder / layout.Keyword.FOLDER), self.milvus, uri, target),
         )
-        return Searcher(folder, embedder, self._settings, parts)
+        return open_version(folder, self._settings, parts)
 
     def versions(self) -> list[str]:
         """Versions whose passages collection is in this alias's namespace, oldest first."""
@@ -232,9 +225,9 @@ class MilvusCatalog:
         # partial folder, and the next run drops them with it
         record = version / PUBLISHED_FILE
         record.write_text(json.dumps({**names, "whole": False}), encoding="utf-8")
-        store = Store(version / "store.sqlite")
+        store = Store(version / layout.STORE)
         try:
-            keyword = KeywordIndex.load(version / "keyword", mmap=True)
+            keyword = KeywordIndex.load(version / layout.Keyword.FOLDER, mmap=True)
             log.info(
                 "copying %s passages, their postings and the version's files to Milvus",
                 f"{len(keyword):,}",
@@ -377,10 +370,10 @@ def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, Path
 
 def _term_stats(directory: Path) -> TermStats:
     check_tokenizer(directory)
-    params = json.loads((directory / "params.index.json").read_text())
+    params = json.loads((directory / layout.Keyword.PARAMS).read_text())
     return TermStats(
-        json.loads((directory / "vocab.index.json").read_text(encoding="utf-8")),
-        np.load(directory / "df.npy"),
-        np.load(directory / "term_max.npy"),
+        json.loads((directory / layout.Keyword.VOCAB).read_text(encoding="utf-8")),
+        np.load(directory / layout.Keyword.DF),
+        np.load(directory / layout.Keyword.TERM_MAX),
         int(params["num_docs"]),
     )

@@ -38,11 +38,12 @@ from indexer.dense.base import (
     top_rows,
 )
 from indexer.milvus.client import MAX_LIMIT, client, loaded_call, reaching, row_filter
+from indexer.version import layout
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
 
-POINTER_FILE = "milvus.json"
+POINTER_FILE = layout.Dense.MILVUS
 #: Index types this backend builds, with their build parameters; search parameters
 #: (``ef``, ``nprobe``) come from the spec.
 INDEX_PARAMS: dict[str, dict[str, int]] = {

@@ -36,7 +36,7 @@ def compare(
     within = searcher.mask(filters)
     within = np.ones(n, dtype=bool) if within is None else within
     # every group the filters hold is listed; one whose passages lack a quoted phrase is silent
-    inside = within & searcher.passage_text.mask(parsed, check) if parsed.restricts else within
+    inside = within & searcher.syntax_mask(parsed, check) if parsed.restricts else within
     if not parsed.text:  # only exclusions
         inside = np.zeros(n, dtype=bool)
     docs = searcher.documents
@@ -58,7 +58,7 @@ def compare(
         message = "no passage matches these filters and phrases; remove or widen one"
 
     marked = analysis.marked
-    texts = searcher.store.passages_by_rows([best[k][0] for k in present if k in speaks])
+    texts = searcher.passages([best[k][0] for k in present if k in speaks])
     found = [k for k in present if k in speaks]
     if params.by != "year":
         found.sort(key=lambda k: -best[k][1])
@@ -90,7 +90,7 @@ def compare(
         rows=out,
         unrecorded=unrecorded,
         message=message,
-        version=searcher.version,
+        version=searcher.version.name,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 

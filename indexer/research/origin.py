@@ -76,7 +76,7 @@ def origin(searcher: Searcher, params: OriginParams, budget: float | None = None
     kinds: dict[int, MatchKind] = {}
     how: dict[tuple[int, int], MatchKind] = {}  # (document, sentence) -> its best match
     if sentences:
-        vectors = searcher.embedder.encode_passages(sentences)
+        vectors = searcher.encode_passages(sentences)
         dated = np.array([_when(d) for d in searcher.documents])[searcher.row_documents]
         for i, sentence in enumerate(sentences):
             for row, kind, similarity in _matches(searcher, sentence, vectors[i], inside, dated):
@@ -105,8 +105,7 @@ def _matches(
     later reports repeat word for word still shows its earlier, slightly different wording.
     """
     key = compact_form(sentence)
-    text = searcher.compact_text
-    exact = text.postings(key)[0]
+    exact = searcher.containing_compact(key)
     if inside is not None:
         exact = exact[inside[exact]]
     found: list[tuple[int, MatchKind, float]] = [(int(r), "exact", 1.0) for r in exact]
@@ -120,14 +119,14 @@ def _matches(
         if mask is not None and not mask.any():
             continue
         nominated.append(searcher.keyword_hits(analysis, _KEYWORD, mask).rows)
-        nominated.append(searcher.dense.search(vector, _DENSE, mask)[0])
+        nominated.append(searcher.dense_nominees(vector, _DENSE, mask))
     if not nominated:  # the filters hold no passage
         return found
     rows = np.setdiff1d(np.unique(np.concatenate(nominated)), exact).astype(np.int64)
     if not rows.size:
         return found
-    near = np.array([_aligned(key, text.text(int(r))) for r in rows])
-    close = searcher.calibration.normalise(searcher.dense.similarity(vector[None, :], rows)[:, 0])
+    near = np.array([_aligned(key, searcher.compact_text(int(r))) for r in rows])
+    close = searcher.dense_scale(searcher.dense_similarity(vector[None, :], rows)[:, 0])
     for row, share, score in zip(rows.tolist(), near.tolist(), close.tolist(), strict=True):
         if share >= NEAR:
             found.append((row, "near", round(share, 4)))
@@ -170,7 +169,7 @@ def _answer(
         by_doc.setdefault(doc, row)
         sentences_of_doc.setdefault(doc, set()).update(said[row])
     rows = list(by_doc.values())
-    texts = searcher.store.passages_by_rows(rows)
+    texts = searcher.passages(rows)
     # an exact hit marks the sentence's clauses (the passage has its own punctuation)
     marked = [c for s in sentences for c in _CLAUSES.split(s) if len(compact_form(c)) >= 2]
 
@@ -213,7 +212,7 @@ def _answer(
         sentences=per_sentence,
         filters=params.filters(),
         message=message,
-        version=searcher.version,
+        version=searcher.version.name,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 

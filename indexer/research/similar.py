@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from indexer.chunk import sentence_windows
 from indexer.research.schemas import SimilarResponse
 from indexer.schemas import MAX_K, Filters
 
@@ -39,12 +38,10 @@ def similar(
     ``budget`` (seconds) stops it with SearchTimeout between its stages, as a search."""
     started = time.perf_counter()
     check = searcher.budget(started, budget)
-    row = searcher.store.passage_row(passage_id)
+    row = searcher.row_of(passage_id)
     if row is None:
         return None
-    source = searcher.store.passages_by_rows([row])[row]
-    windows = sentence_windows(source.text, searcher.settings.embed_window_chars)
-    vectors = searcher.embedder.encode_passages(windows)
+    vectors = searcher.encode_windows(searcher.passages([row])[row].text)
     allowed = searcher.mask(filters or Filters())
     n = len(searcher.row_documents)
     allowed = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
@@ -53,16 +50,16 @@ def similar(
         allowed &= searcher.row_documents != searcher.row_documents[row]
     nominees = np.unique(
         np.concatenate(
-            [searcher.dense.search(v, _NOMINEES, allowed)[0] for v in vectors] or [np.empty(0)]
+            [searcher.dense_nominees(v, _NOMINEES, allowed) for v in vectors] or [np.empty(0)]
         )
     ).astype(np.int64)
     check()
     hits = []
     if nominees.size:
-        coverage = searcher.dense.similarity(vectors, nominees).mean(axis=1)
-        shown = searcher.calibration.normalise(coverage)  # the dense score's [0, 1] scale
+        coverage = searcher.dense_similarity(vectors, nominees).mean(axis=1)
+        shown = searcher.dense_scale(coverage)  # the dense score's [0, 1] scale
         order = np.lexsort((nominees, -coverage))[: min(k, MAX_K)]
-        texts = searcher.store.passages_by_rows(nominees[order].tolist())
+        texts = searcher.passages(nominees[order].tolist())
         hits = [
             searcher.hit(texts[int(nominees[i])], rank, float(shown[i]), [], dense=float(shown[i]))
             for rank, i in enumerate(order, start=1)
@@ -70,6 +67,6 @@ def similar(
     return SimilarResponse(
         passage_id=passage_id,
         hits=hits,
-        version=searcher.version,
+        version=searcher.version.name,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )

@@ -40,10 +40,9 @@ def trends(searcher: Searcher, params: TrendParams, budget: float | None = None)
     if inside is not None and not inside.any():
         return _nothing_inside(searcher, params, terms, filters, started)
     inside = np.ones(n, dtype=bool) if inside is None else inside
-    text = searcher.passage_text
     exact = inside & searcher.uses(analysis) & bool(parsed.text)
     if parsed.excluded:
-        exact &= text.mask(parsed, check)
+        exact &= searcher.syntax_mask(parsed, check)
     check()
 
     keys, group_of_doc = _groups(searcher, params.by)
@@ -52,7 +51,7 @@ def trends(searcher: Searcher, params: TrendParams, budget: float | None = None)
     docs_inside = np.unique(searcher.row_documents[inside])
     docs_exact = np.unique(searcher.row_documents[exact])
     passages_total = np.bincount(group_of_row[inside], minlength=m)
-    chars = np.bincount(group_of_row[inside], weights=text.lengths[inside], minlength=m)
+    chars = np.bincount(group_of_row[inside], weights=searcher.lengths[inside], minlength=m)
     documents_total = np.bincount(group_of_doc[docs_inside], minlength=m)
     passages = np.bincount(group_of_row[exact], minlength=m)
     documents = np.bincount(group_of_doc[docs_exact], minlength=m)
@@ -114,7 +113,7 @@ def trends(searcher: Searcher, params: TrendParams, budget: float | None = None)
         groups=groups,
         unrecorded=unrecorded,
         message=message,
-        version=searcher.version,
+        version=searcher.version.name,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 
@@ -134,7 +133,7 @@ def _nothing_inside(
         scored=0,
         groups=[],
         message="no document matches these filters; remove or widen a filter",
-        version=searcher.version,
+        version=searcher.version.name,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
     )
 

@@ -70,7 +70,7 @@ def test_undated_documents_are_not_a_year(
     built: tuple[Settings, dict[str, object]], embedder: Embedder
 ) -> None:
     settings, _ = built
-    searcher = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    searcher = Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
     try:
         found = trends(searcher, TrendParams(q="营商环境"))
         assert [g.key for g in found.groups] == [2024, 2025]  # every recorded year, none else

@@ -86,7 +86,7 @@ def test_a_version_without_feedback_words_serves_and_is_rebuilt(
     first = build_index([speech_dir], settings, embedder=embedder)
     folder = IndexDir(settings.index_dir).current_path()
     shutil.rmtree(folder / "feedback")
-    old = Searcher(folder, embedder, settings)
+    old = Searcher.at(folder, embedder, settings)
     assert "built before feedback words" in caplog.text
     assert old.search(SearchRequest(q="成果转化", mode="hybrid")).hits
     again = build_index([speech_dir], settings, embedder=embedder)
@@ -150,14 +150,14 @@ def test_searching_with_another_model_is_a_clear_error(
     build_index([speech_dir], settings, embedder=embedder)
     other = load_embedder(settings.model_copy(update={"query_prompt": "查询："}))
     with pytest.raises(ModelMismatch) as e:
-        Searcher(IndexDir(settings.index_dir).current_path(), other, settings)
+        Searcher.at(IndexDir(settings.index_dir).current_path(), other, settings)
     assert "query_prompt" in str(e.value) or "prompt" in str(e.value)
     assert "--full" in str(e.value)
     # float32 weights (the torch path computes them; an ONNX float32 export would be 0.5 GB)
     float32 = load_embedder(settings.model_copy(update={"onnx_runtime": False}))
     assert embedder.fingerprint()["weights"] == "int8", "the default runs int8 weights"
     with pytest.raises(ModelMismatch) as e:
-        Searcher(IndexDir(settings.index_dir).current_path(), float32, settings)
+        Searcher.at(IndexDir(settings.index_dir).current_path(), float32, settings)
     assert "GOVSPEECH_ONNX_INT8=1" in str(e.value), e.value
 
 
@@ -210,7 +210,7 @@ def test_search_answers_from_the_built_version(
     speech_dir: Path, settings: Settings, embedder: Embedder
 ) -> None:
     build_index([speech_dir], settings, embedder=embedder)
-    searcher = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    searcher = Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
     res = searcher.search(SearchRequest(q="成果转化 引导基金", k=3))
     assert res.hits and "成果转化" in res.hits[0].text
     assert res.hits[0].section, "passages of a sectioned speech carry their heading path"
@@ -306,7 +306,7 @@ def test_an_interrupted_build_resumes_from_the_cache_and_says_so(
     assert 0 < embedded < Manifest.load(index.current_path()).windows
     # the same index as one uninterrupted build: same passages, same vectors
     fresh, resumed = (
-        Searcher(IndexDir(s.index_dir).current_path(), embedder, s)
+        Searcher.at(IndexDir(s.index_dir).current_path(), embedder, s)
         for s in (index_settings, settings)
     )
     assert list(fresh.store.passage_texts()) == list(resumed.store.passage_texts())

@@ -188,7 +188,7 @@ def test_auto_is_exact_for_small_indexes_a_graph_then_compressed_for_large() -> 
 
 def test_unknown_backends_are_clear_errors(windows: tuple[np.ndarray, np.ndarray]) -> None:
     with pytest.raises(ValidationError, match="unknown dense backend 'annoy'"):
-        Settings(dense_backend="annoy")
+        Settings(dense_index="annoy")
     with pytest.raises(UnknownBackend, match="not name=integer"):
         resolve("faiss:Flat;nprobe=many", 10)
     with pytest.raises(UnknownBackend, match="FAISS cannot build"):
@@ -203,21 +203,19 @@ def test_an_index_is_searched_with_the_backend_that_built_it(
     tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
 ) -> None:
     index = tmp_path / "index"
-    built = seeded_index(index, index_settings, dense_backend="ivf-sq8")
+    built = seeded_index(index, index_settings, dense_index="ivf-sq8")
     build_index([slice_dir], built, embedder=embedder)
     manifest = IndexDir(index).current_manifest()
     assert manifest is not None and manifest.dense["index"].endswith(",SQ8")
     # served with other settings: the manifest, not the settings, says how to read it
     version = IndexDir(index).current_path()
-    searcher = Searcher(version, embedder, Settings(index_dir=index, dense_backend="flat"))
+    searcher = Searcher.at(version, embedder, Settings(index_dir=index, dense_index="flat"))
     hits = searcher.search(
         SearchRequest(q="科技创新", mode="dense", k=5, filters=Filters(region="浙江省"))
     ).hits
     assert len(hits) == 5 and all(h.document.region == "浙江省" for h in hits)
     # a backend change alone is a new version (no re-embedding), not "nothing changed"
-    report = build_index(
-        None, built.model_copy(update={"dense_backend": "flat"}), embedder=embedder
-    )
+    report = build_index(None, built.model_copy(update={"dense_index": "flat"}), embedder=embedder)
     assert not report.no_change and report.vectors_embedded == 0
     assert Manifest.load(IndexDir(index).current_path()).dense["index"] == "Flat"
 

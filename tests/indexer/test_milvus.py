@@ -59,21 +59,21 @@ def _collections(uri: str) -> set[str]:
 
 def _replica(tmp_path: Path, uri: str) -> Settings:
     """A service's settings: an empty folder of its own and the Milvus address."""
-    return Settings(index_dir=tmp_path / "replica", backend="milvus", milvus_uri=uri)
+    return Settings(index_dir=tmp_path / "replica", catalog="milvus", milvus_uri=uri)
 
 
 def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
 ) -> None:
     uri = str(tmp_path / "milvus.db")
-    settings = seeded_index(tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri)
-    assert settings.dense_backend == "milvus"
+    settings = seeded_index(tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri)
+    assert settings.dense_index == "milvus"
     version = build_index([slice_dir], settings, embedder=embedder).version
-    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    local = Searcher.at(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
     served = catalog(_replica(tmp_path, uri))
     assert served.current_name() == version
-    replica = served.open(version, embedder)
-    assert replica.version == version
+    replica = Searcher(served.open(version), embedder, index_settings)
+    assert replica.version.name == version
     # the replica's folder is a cache of the version's files, fetched from Milvus: the
     # vectors to rescore with and the vocabulary, not the passages or the keyword postings
     kept = {p.name for p in (tmp_path / "replica").rglob("*") if p.is_file()}
@@ -95,8 +95,8 @@ def _serving(live: LiveIndex, version: str) -> Searcher:
     """The service's searcher once it serves ``version``: it reads the alias in the
     background, at most every ALIAS_TTL_S."""
     deadline = time.monotonic() + 10 * ALIAS_TTL_S
-    while (searcher := live.get()).version != version:
-        assert time.monotonic() < deadline, f"still serving {searcher.version}, not {version}"
+    while (searcher := live.get()).version.name != version:
+        assert time.monotonic() < deadline, f"still serving {searcher.version.name}, not {version}"
         time.sleep(0.1)
     return searcher
 
@@ -112,7 +112,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
     corpus = shutil.copytree(slice_dir, tmp_path / "speeches")
     uri = str(tmp_path / "milvus.db")
     settings = seeded_index(
-        tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri, keep_versions=1
+        tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri, keep_versions=1
     )
     first = build_index([corpus], settings, embedder=embedder).version
     first_names = set(
@@ -121,7 +121,7 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
         ).values()
     )
     live = LiveIndex(_replica(tmp_path, uri), embedder)
-    assert live.get().version == first
+    assert live.get().version.name == first
 
     _add_paragraph(corpus, "我们将建设量子通信骨干网，让每一座县城都接入量子通信。")
     (corpus / "2026_江西省_政府工作报告.csv").unlink()
@@ -153,11 +153,11 @@ def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_
 
     uri = str(tmp_path / "milvus.db")
     settings = seeded_index(
-        tmp_path / "index", index_settings, dense_backend="milvus", milvus_uri=uri, keep_versions=1
+        tmp_path / "index", index_settings, dense_index="milvus", milvus_uri=uri, keep_versions=1
     )
     build_index([slice_dir], settings, embedder=embedder)
-    local = Searcher(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
-    served = Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    local = Searcher.at(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
+    served = Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
     assert served.manifest.dense["backend"] == "milvus"
     for mode in ("dense", "hybrid"):
         for f in (Filters(), Filters(region="浙江省")):
@@ -169,7 +169,7 @@ def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_
     # version's collection is dropped with it
     first = json.loads((served._version_dir / "milvus.json").read_text())["collection"]
     for index_type in ("milvus:FLAT", "milvus:HNSW;ef=64"):
-        changed = settings.model_copy(update={"dense_backend": index_type})
+        changed = settings.model_copy(update={"dense_index": index_type})
         assert build_index(None, changed, embedder=embedder).vectors_embedded == 0
     client = MilvusClient(uri)
     names = client.list_collections()
@@ -183,7 +183,7 @@ def test_an_unreachable_milvus_is_a_503_and_a_health_reason_not_a_hang(
     settings = seeded_index(
         tmp_path / "index",
         index_settings,
-        dense_backend="milvus",
+        dense_index="milvus",
         milvus_uri=str(tmp_path / "milvus.db"),
     )
     build_index([slice_dir], settings, embedder=embedder)
@@ -235,7 +235,7 @@ def test_a_milvus_server_that_restarts_is_a_503_then_answers_again_by_itself(
     server = _milvus_lite_server(data, port)
     uri = f"http://127.0.0.1:{port}"
     try:
-        where = {"dense_backend": "milvus"} if layout == "vectors" else {"backend": "milvus"}
+        where = {"dense_index": "milvus"} if layout == "vectors" else {"catalog": "milvus"}
         settings = seeded_index(tmp_path / "index", index_settings, milvus_uri=uri, **where)
         build_index([slice_dir], settings, embedder=embedder)  # over gRPC, as to a cluster
         served = settings if layout == "vectors" else _replica(tmp_path, uri)
@@ -290,10 +290,10 @@ def test_a_service_on_a_milvus_server_serves_the_alias_over_http(
     try:
         uri = f"http://127.0.0.1:{port}"
         settings = seeded_index(
-            tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+            tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri
         )
         version = build_index([slice_dir], settings, embedder=embedder).version
-        local = Searcher(
+        local = Searcher.at(
             IndexDir(index_settings.index_dir).current_path(), embedder, index_settings
         )
         query = {"q": "科技成果转化 措施", "k": 5, "region": "浙江省", "context": 1}
@@ -326,14 +326,14 @@ def test_a_build_killed_while_writing_to_milvus_leaves_the_alias_and_is_cleaned_
         uri = f"http://127.0.0.1:{port}"
         corpus = shutil.copytree(slice_dir, tmp_path / "speeches")
         settings = seeded_index(
-            tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+            tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri
         )
         first = build_index([corpus], settings, embedder=embedder).version
         milvus = MilvusClient(uri)
         served = milvus.describe_alias("govspeech")["collection_name"]
         before = set(milvus.list_collections())
         _add_paragraph(corpus, "推进数据要素市场化配置改革。")
-        env = {**os.environ, "GOVSPEECH_BACKEND": "milvus", "GOVSPEECH_MILVUS_URI": uri}
+        env = {**os.environ, "GOVSPEECH_CATALOG": "milvus", "GOVSPEECH_MILVUS_URI": uri}
         run = [sys.executable, "-c", "from govspeech.cli import main; main()", "index"]
         proc = subprocess.Popen(
             [*run, "--index-dir", str(settings.index_dir)],
@@ -396,7 +396,7 @@ def test_a_replica_started_while_milvus_is_down_says_so_and_serves_once_it_answe
         server = _milvus_lite_server(tmp_path / "milvus-data", port)
         try:
             settings = seeded_index(
-                tmp_path / "index", index_settings, backend="milvus", milvus_uri=uri
+                tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri
             )
             version = build_index([slice_dir], settings, embedder=embedder).version
             deadline = time.monotonic() + 90  # the service retries with back-off

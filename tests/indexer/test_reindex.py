@@ -59,7 +59,7 @@ def settings(tmp_path: Path, index_settings: Settings) -> Settings:
 
 
 def _searcher(settings: Settings, embedder: Embedder) -> Searcher:
-    return Searcher(IndexDir(settings.index_dir).current_path(), embedder, settings)
+    return Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
 
 
 def _rewrite_csv(path: Path, edit: callable) -> None:

@@ -1,0 +1,147 @@
+"""One index version as a typed object: what a catalog opens and a searcher ranks over.
+
+A version is its parts, each behind the interface it already has: the manifest, the passage
+store (:class:`~indexer.store.PassageStore`), the keyword postings
+(:class:`~indexer.keyword.KeywordSearch`), the dense backend
+(:class:`~indexer.dense.DenseBackend`, read on first use), the near-duplicate clusters, the
+feedback words, the learned terms and the dense calibration, plus the documents and the
+document of each passage row that filters and results read.
+
+:func:`open_version` reads a version folder; a catalog that keeps the store and postings
+elsewhere (Milvus) hands them in as :class:`VersionParts`. Nothing above this module reads a
+file of a version, so a searcher works the same on every catalog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer import dedup
+from indexer.dense import BackendUnavailable, DenseBackend, connection, load_backend
+from indexer.errors import UserError
+from indexer.feedback import FeedbackWords
+from indexer.fusion import DenseCalibration
+from indexer.keyword import KeywordIndex, KeywordSearch
+from indexer.manifest import Manifest
+from indexer.schemas import DocumentInfo
+from indexer.settings import Settings
+from indexer.store import PassageStore, Store
+from indexer.terms import LearnedTerms
+from indexer.version import layout
+
+log = logging.getLogger(__name__)
+
+
+class DamagedIndex(UserError, RuntimeError):
+    """A file of the version cannot be read."""
+
+
+@dataclass(frozen=True, slots=True)
+class VersionParts:
+    """Where a version's passages and keyword postings are read when not from its folder
+    (a Milvus collection, :mod:`indexer.milvus.catalog`)."""
+
+    store: PassageStore
+    keyword: KeywordSearch
+
+
+@dataclass(eq=False)
+class Version:
+    """One complete, read-only index version; safe to share between threads."""
+
+    manifest: Manifest
+    store: PassageStore
+    keyword: KeywordSearch
+    clusters: np.ndarray  # near-duplicate cluster of each passage row
+    feedback: FeedbackWords | None  # None: built before feedback words were stored
+    terms: LearnedTerms
+    calibration: DenseCalibration
+    documents: list[DocumentInfo]  # every document; ``row_documents`` indexes it by row
+    row_documents: np.ndarray  # int32 document index of each passage row
+    load_dense: Callable[[], DenseBackend]
+    _dense: DenseBackend | None = field(default=None, init=False, repr=False)
+    _dense_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.manifest.version
+
+    @property
+    def passages(self) -> int:
+        return len(self.row_documents)
+
+    @property
+    def dense(self) -> DenseBackend:
+        """The vector index, read on first use: a keyword search never needs it (nor faiss).
+
+        The service reads it before it serves a version (:class:`indexer.live.LiveIndex`),
+        so a damaged file is found then, not by a query.
+        """
+        if self._dense is None:
+            with self._dense_lock:
+                if self._dense is None:
+                    try:
+                        self._dense = self.load_dense()
+                    except BackendUnavailable:
+                        raise  # a service down is not a damaged index: it may come back
+                    except (OSError, RuntimeError, ValueError) as e:
+                        raise DamagedIndex(
+                            f"the vector index of version {self.name} cannot be read ({e}); "
+                            "rebuild it with `govspeech index --full`"
+                        ) from e
+        return self._dense
+
+    def problem(self) -> str | None:
+        """Why a part this version has loaded cannot answer now (Milvus away), or None."""
+        return None if self._dense is None else self._dense.problem()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_version(folder: Path, settings: Settings, parts: VersionParts | None = None) -> Version:
+    """The version in ``folder``; its store and postings from ``parts`` when given."""
+    manifest = Manifest.load(folder)
+    if parts is None:
+        # mapped, not read: worker processes share one copy in the page cache (laws: 61 MB
+        # each), and the columns a query needs are read at memory speed
+        parts = VersionParts(
+            Store(folder / layout.STORE),
+            KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True),
+        )
+    store = parts.store
+    clusters = dedup.load(folder)
+    if clusters is None:  # a version from before clusters were stored
+        clusters = dedup.clusters([t for _, t in store.passage_texts()])
+    feedback = FeedbackWords.load(folder)
+    if feedback is None and settings.feedback_passages:
+        log.warning(
+            "version %s was built before feedback words were stored: hybrid search runs "
+            "without them until the next `govspeech index`",
+            manifest.version,
+        )
+    documents = [_document_info(d) for d in store.documents()]
+    index = {d.doc_id: i for i, d in enumerate(documents)}
+    row_documents = np.array([index[x] for x in store.passage_doc_ids()], np.int32)
+    return Version(
+        manifest=manifest,
+        store=store,
+        keyword=parts.keyword,
+        clusters=clusters,
+        feedback=feedback,
+        terms=LearnedTerms.load(folder),
+        calibration=DenseCalibration.from_dict(manifest.dense_calibration),
+        documents=documents,
+        row_documents=row_documents,
+        load_dense=lambda: load_backend(folder, manifest.dense, connection(settings)),
+    )
+
+
+def _document_info(d: dict[str, object]) -> DocumentInfo:
+    return DocumentInfo(**{k: d[k] for k in DocumentInfo.model_fields})
