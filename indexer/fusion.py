@@ -22,9 +22,11 @@ so a passage is never punished for missing from one retriever's top list.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+from indexer.keyword import Feedback
 
 
 @dataclass(slots=True, frozen=True)
@@ -52,6 +54,17 @@ class DenseCalibration:
     def normalise(self, cosines: np.ndarray) -> np.ndarray:
         span = max(2.0 * (self.best - self.typical), 1e-6)
         return np.clip((cosines - self.typical) / span, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(slots=True)
+class Ranked:
+    """Rows best first, with their scores (each side's too, where the mode has it)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+    keyword: np.ndarray | None
+    dense: np.ndarray | None
+    feedback: Feedback = field(default_factory=dict)
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,9 +1,13 @@
 """The searcher: one index version answering keyword, dense and hybrid queries.
 
-Filters become a row mask that both retrievers apply *before* taking their
-top candidates, so a filtered query returns the best matching passages
-inside the filter, never leftovers of an unfiltered top-k.  The API and the
-CLI call only this module.
+A search is a recipe of steps, each in its place: the query is analysed once
+(:mod:`indexer.analysis`) and the analysis handed to every step; filters become a row mask
+(:mod:`indexer.filtering`) that both retrievers apply *before* taking their top candidates,
+so a filtered query returns the best passages inside the filter, never leftovers of an
+unfiltered top-k; ranking (here) retrieves, fuses and boosts; results
+(:mod:`indexer.results`) fold duplicates, page and build each hit. The searcher reads no
+file: everything comes from the :class:`~indexer.version.version.Version` it is given. The
+API, the CLI and the research tools call only this class's public methods.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,19 +25,18 @@ from indexer.analysis import Analyser, Analysis
 from indexer.chunk import sentence_windows
 from indexer.errors import UserError
 from indexer.exact import ExactTerms
-from indexer.fusion import Fused, fuse
-from indexer.highlight import highlight_spans, mark
+from indexer.filtering import DocumentFilter
+from indexer.fusion import Fused, Ranked, fuse
 from indexer.intent import Intent, IntentReader
 from indexer.keyword import Feedback, KeywordHits, KeywordSearch, top_rows
 from indexer.manifest import model_mismatch
 from indexer.query import ParsedQuery, PassageText, compact_form
+from indexer.results import Results
 from indexer.schemas import (
     MAX_HITS,
     BodyFilters,
-    ContextPassage,
     DocumentDetail,
     DocumentInfo,
-    Duplicate,
     Filters,
     Hit,
     PassageDetail,
@@ -65,17 +68,6 @@ class ModelMismatch(UserError, RuntimeError):
 
 class SearchTimeout(RuntimeError):
     """A search ran past its time budget (the machine is overloaded, or the query is costly)."""
-
-
-@dataclass(slots=True)
-class Ranked:
-    """Rows best first, with their scores (each side's too, where the mode has it)."""
-
-    rows: np.ndarray
-    scores: np.ndarray
-    keyword: np.ndarray | None
-    dense: np.ndarray | None
-    feedback: Feedback = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -123,7 +115,8 @@ class Searcher:
         self._embedder_lock = threading.Lock()
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
-        self._doc_by_id = {d.doc_id: d for d in version.documents}
+        self._filter = DocumentFilter(version.documents, version.row_documents)
+        self._results = Results(version)
         n = version.passages
         self._text = PassageText(version.store.passage_texts, n)
         #: the same without punctuation and spaces: text pasted from elsewhere (origin)
@@ -274,12 +267,12 @@ class Searcher:
         ranked, message = pool.ranked, pool.message
         if intent is not None and intent.notes:
             message = "; ".join([*intent.notes, *([message] if message else [])])
-        hits, ranked_groups = self._page(req, ranked, pool.marked)
+        hits, ranked_groups = self._results.page(req, ranked, pool.marked)
         _within(started, budget)
         if pool.matched is None:  # the ranking is all that is known: it may stop at its limit
             total, capped = ranked_groups, len(ranked.rows) >= MAX_HITS
         else:
-            total = max(self._count(pool.matched, req.collapse), ranked_groups)
+            total = max(self._results.count(pool.matched, req.collapse), ranked_groups)
             capped = total > ranked_groups
         if not hits and message is None:
             message = "no passage matches" + (
@@ -479,10 +472,6 @@ class Searcher:
             ranked.feedback,
         )
 
-    def _count(self, rows: np.ndarray, collapse: bool) -> int:
-        """Hits ``rows`` make: near-duplicates folded into one, as the pages fold them."""
-        return int(np.unique(self.version.clusters[rows]).size) if collapse else int(rows.size)
-
     def hybrid_ranking(self, a: Analysis, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
         taken from the best dense matches inside ``mask``."""
@@ -531,42 +520,6 @@ class Searcher:
         top = self.exact.max_score(a.units) + self.keyword.max_score(a.tokens, feedback)
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
 
-    def _page(self, req: SearchRequest, ranked: Ranked, terms: list[str]) -> tuple[list[Hit], int]:
-        """The requested page and the total: hits left after folding the whole pool.
-
-        Folding needs only the cluster of each row, so only the page's passages and
-        their duplicates are read from the store, not the whole pool of 200.
-        """
-        rows = ranked.rows.tolist()
-        groups: list[tuple[int, list[int]]] = []  # (index into ranked, rows of its duplicates)
-        group_of_cluster: dict[int, int] = {}
-        # without folding, every row is a cluster of its own
-        clusters = self.version.clusters[ranked.rows].tolist() if req.collapse else range(len(rows))
-        for i, cluster in enumerate(clusters):
-            first = group_of_cluster.setdefault(cluster, len(groups))
-            if first < len(groups):
-                groups[first][1].append(rows[i])
-            else:
-                groups.append((i, []))
-        page = groups[req.offset : req.offset + req.k]
-        texts = self.store.passages_by_rows(
-            [rows[i] for i, _ in page] + [r for _, d in page for r in d]
-        )
-        hits = [
-            self.hit(
-                texts[rows[i]],
-                rank,
-                float(ranked.scores[i]),
-                terms,
-                req.context,
-                None if ranked.keyword is None else float(ranked.keyword[i]),
-                None if ranked.dense is None else float(ranked.dense[i]),
-                [texts[r] for r in dups],
-            )
-            for rank, (i, dups) in enumerate(page, start=req.offset + 1)
-        ]
-        return hits, len(groups)
-
     def hit(
         self,
         p: StoredPassage,
@@ -578,75 +531,20 @@ class Searcher:
         dense: float | None = None,
         duplicates: Sequence[StoredPassage] = (),
     ) -> Hit:
-        """One passage as a result: marked text, where it comes from, its neighbours."""
-        spans = highlight_spans(p.text, terms)
-        before, after = self._context(p, context)
-        doc = self._doc_by_id[p.doc_id]
-        return Hit(
-            rank=rank,
-            passage_id=p.passage_id,
-            score=round(score, 4),
-            keyword_score=None if keyword is None else round(keyword, 4),
-            dense_score=None if dense is None else round(dense, 4),
-            text=p.text,
-            highlighted=mark(p.text, spans),
-            spans=spans,
-            section=p.section,
-            ordinal=p.ordinal,
-            document=doc,
-            before=before,
-            after=after,
-            citation=citation(doc, p.section),
-            duplicates=[
-                Duplicate(
-                    passage_id=d.passage_id, doc_id=d.doc_id, title=self._doc_by_id[d.doc_id].title
-                )
-                for d in duplicates
-            ],
-        )
-
-    def _context(
-        self, p: StoredPassage, n: int
-    ) -> tuple[list[ContextPassage], list[ContextPassage]]:
-        if n == 0:
-            return [], []
-        around = self.store.neighbours(p.doc_id, p.ordinal, n, n)
-        before = [_context(x) for x in around if x.ordinal < p.ordinal]
-        after = [_context(x) for x in around if x.ordinal > p.ordinal]
-        return before, after
+        """One passage as a result (:meth:`Results.hit`)."""
+        return self._results.hit(p, rank, score, terms, context, keyword, dense, duplicates)
 
     # ----------------------------------------------------------------- filters
     def mask(self, f: Filters) -> np.ndarray | None:
         """Row mask for the filters, or None when there are none."""
-        if f.is_empty():
-            return None
-        allowed = np.array([_doc_matches(d, f) for d in self.documents], dtype=bool)
-        return allowed[self.row_documents]
+        return self._filter.mask(f)
 
     # ------------------------------------------------------------------ lookup
     def passage(self, passage_id: str, context: int = 0) -> PassageDetail | None:
-        row = self.store.passage_row(passage_id)
-        if row is None:
-            return None
-        p = self.store.passages_by_rows([row])[row]
-        before, after = self._context(p, context)
-        return PassageDetail(
-            passage_id=p.passage_id,
-            text=p.text,
-            section=p.section,
-            ordinal=p.ordinal,
-            document=self._doc_by_id[p.doc_id],
-            before=before,
-            after=after,
-        )
+        return self._results.passage(passage_id, context)
 
     def document(self, doc_id: str) -> DocumentDetail | None:
-        info = self._doc_by_id.get(doc_id)
-        if info is None:
-            return None
-        return DocumentDetail(
-            document=info, passages=[_context(p) for p in self.store.document_passages(doc_id)]
-        )
+        return self._results.document(doc_id)
 
     def stats(self) -> dict[str, object]:
         """The served version's facts, without server paths (anonymous clients see them)."""
@@ -686,13 +584,6 @@ class Searcher:
         self.store.close()
 
 
-def citation(doc: DocumentInfo, section: str) -> str:
-    """One line to paste under a quote: title, speaker, date, section, where to find it."""
-    parts = [f"《{doc.title}》", doc.speaker, doc.date or (str(doc.year) if doc.year else None)]
-    where = doc.url or doc.source
-    return "，".join(p for p in [*parts, section] if p) + (f"。{where}" if where else "。")
-
-
 def _with_filters(req: SearchRequest, intent: Intent) -> SearchRequest:
     """``req`` searching what is left of its query, inside the filters read from it."""
     if not intent.understood:
@@ -727,36 +618,3 @@ def _within(started: float, budget: float | None) -> None:
             f"the search took longer than {budget:g} s; the service is busy or the query costly: "
             "try again, or add filters"
         )
-
-
-def _context(p: StoredPassage) -> ContextPassage:
-    return ContextPassage(
-        passage_id=p.passage_id, ordinal=p.ordinal, section=p.section, text=p.text
-    )
-
-
-def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
-    if f.doc_id is not None and d.doc_id != f.doc_id:
-        return False
-    if f.year is not None and d.year != f.year:
-        return False
-    if f.year_from is not None and (d.year is None or d.year < f.year_from):
-        return False
-    if f.year_to is not None and (d.year is None or d.year > f.year_to):
-        return False
-    when = d.date or (str(d.year) if d.year is not None else None)
-    if f.date_from is not None and (when is None or when[: len(f.date_from)] < f.date_from):
-        return False
-    if f.date_to is not None and (when is None or when[: len(f.date_to)] > f.date_to):
-        return False
-    if f.region is not None and not (d.region or "").startswith(f.region.strip()):
-        return False
-    if f.speaker is not None and f.speaker.strip() not in (d.speaker or ""):
-        return False
-    if f.doc_type is not None and d.doc_type != f.doc_type.strip():
-        return False
-    if f.source is not None:
-        prefix = f.source.strip()
-        if not (d.source.startswith(prefix) or (d.url or "").startswith(prefix)):
-            return False
-    return True

@@ -28,6 +28,7 @@ from indexer.milvus.catalog import ALIAS_TTL_S, PUBLISHED_FILE
 from indexer.schemas import Filters, SearchRequest, SearchResponse
 from indexer.search import Searcher
 from indexer.settings import Settings
+from indexer.version import layout
 from indexer.versions import IndexDir
 from tests.conftest import ROOT, LiveServer, seeded_index
 
@@ -157,8 +158,9 @@ def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_
     )
     build_index([slice_dir], settings, embedder=embedder)
     local = Searcher.at(IndexDir(index_settings.index_dir).current_path(), embedder, index_settings)
-    served = Searcher.at(IndexDir(settings.index_dir).current_path(), embedder, settings)
-    assert served.manifest.dense["backend"] == "milvus"
+    folder = IndexDir(settings.index_dir).current_path()
+    served = Searcher.at(folder, embedder, settings)
+    assert served.version.manifest.dense["backend"] == "milvus"
     for mode in ("dense", "hybrid"):
         for f in (Filters(), Filters(region="浙江省")):
             req = SearchRequest(q="科技成果转化 措施", mode=mode, k=10, filters=f)
@@ -167,7 +169,7 @@ def test_milvus_versions_search_like_local_ones_and_take_their_collections_with_
             assert got == want, (mode, f)
     # two more versions (another index type each): with one old version kept, the first
     # version's collection is dropped with it
-    first = json.loads((served._version_dir / "milvus.json").read_text())["collection"]
+    first = json.loads((folder / layout.Dense.MILVUS).read_text())["collection"]
     for index_type in ("milvus:FLAT", "milvus:HNSW;ef=64"):
         changed = settings.model_copy(update={"dense_index": index_type})
         assert build_index(None, changed, embedder=embedder).vectors_embedded == 0
