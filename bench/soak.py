@@ -153,7 +153,7 @@ def _run(
     lock = threading.Lock()
     results: dict[str, list] = {
         "latency": [], "status": [], "no_retry_after": [], "version": [], "swaps": [],
-        "health": [], "events": [], "passages": [],
+        "health": [], "events": [], "passages": [], "reasons": [],
     }  # fmt: skip
 
     def request(http: httpx.Client, rng: random.Random) -> httpx.Response:
@@ -189,6 +189,9 @@ def _run(
                         for hit in body.get("hits", [])[:1]:
                             results["passages"].append(hit["passage_id"])
                     missing_retry = status == 503 and "retry-after" not in r.headers
+                    if status == 503:
+                        with lock:
+                            results["reasons"].append(_reason(body))
                 except httpx.HTTPError as e:
                     status, version, missing_retry = f"{type(e).__name__}", None, False
                 with lock:
@@ -204,9 +207,10 @@ def _run(
                 try:
                     said = http.get("/health").json()["status"]
                     probe = http.get("/search", params={"q": "科技成果转化", "mode": "keyword"})
-                    results["health"].append((at, said, probe.status_code))
+                    why = _reason(probe.json()) if probe.status_code == 503 else ""
+                    results["health"].append((at, said, probe.status_code, why))
                 except httpx.HTTPError as e:
-                    results["health"].append((at, type(e).__name__, None))
+                    results["health"].append((at, type(e).__name__, None, ""))
                 time.sleep(max(0.0, 1.0 - (time.monotonic() - at)))
 
     def reindexer() -> None:
@@ -259,14 +263,18 @@ def _report(
     growth = 100 * (rss_end - rss_start) / rss_start
     events = results["events"]
     judged = [
-        (said, probe)
-        for at, said, probe in results["health"]
+        (said, probe, why)
+        for at, said, probe, why in results["health"]
         if not any(abs(at - e) < TRANSITION_S for e in events)
     ]
+    # a ready service that sheds load (its search slots full, or a search past its time
+    # budget: Retry-After 1) says so in the 503 itself; health says whether it can answer
+    shed = [j for j in judged if j[0] == "ready" and j[1] == 503 and j[2] in _SHEDDING]
     wrong = [
-        (said, probe)
-        for said, probe in judged
+        (said, probe, why)
+        for said, probe, why in judged
         if not ((said == "ready" and probe == 200) or (said == "degraded" and probe == 503))
+        and (said, probe, why) not in shed
     ]
     print(
         f"duration                 {args.minutes:g} min, {args.clients} clients"
@@ -278,8 +286,13 @@ def _report(
     print(
         f"503 refusals             {refused} (without Retry-After: {sum(results['no_retry_after'])})"
     )
+    reasons: dict[str, int] = {}
+    for why in results["reasons"]:
+        reasons[why] = reasons.get(why, 0) + 1
+    print(f"  why                    {sorted(reasons.items(), key=lambda kv: -kv[1])}")
     print(f"health polls judged      {len(judged)} of {len(results['health'])}, "
-          f"disagreeing with a probe: {len(wrong)} {sorted(set(wrong))[:5]}")  # fmt: skip
+          f"disagreeing with a probe: {len(wrong)} {sorted(set(wrong))[:5]}; "
+          f"ready while the probe was shed for load: {len(shed)}")  # fmt: skip
     print(
         f"latency                  p50 {statistics.median(lat):.1f} ms, p99 {lat[int(len(lat) * 0.99)]:.1f} ms"
     )
@@ -293,6 +306,23 @@ def _report(
         f"  of which not file pages {a0 / 1e6:.0f} MB at start, {a1 / 1e6:.0f} MB at end "
         f"({100 * (a1 - a0) / a0:+.1f}%)"
     )
+
+
+#: Reasons of a 503 that sheds load from a service that can answer (``_reason``'s words).
+_SHEDDING = ("busy", "timeout")
+
+
+def _reason(body: dict[str, object]) -> str:
+    """A 503's reason in a word: busy (no search slot), timeout (past the time budget),
+    unavailable (the backend or index cannot answer), or its first words."""
+    detail = str(body.get("detail", ""))
+    if detail.startswith("busy"):
+        return "busy"
+    if "took longer than" in detail:
+        return "timeout"
+    if "did not answer" in detail or "not loaded" in detail or "cannot be" in detail:
+        return "unavailable"
+    return detail[:40]
 
 
 def _index(corpus: Path, index: Path, env: dict[str, str]) -> str:
