@@ -153,7 +153,7 @@ def _run(
     lock = threading.Lock()
     results: dict[str, list] = {
         "latency": [], "status": [], "no_retry_after": [], "version": [], "swaps": [],
-        "health": [], "events": [], "passages": [], "reasons": [],
+        "health": [], "events": [], "passages": [], "reasons": [], "failures": [],
     }  # fmt: skip
 
     def request(http: httpx.Client, rng: random.Random) -> httpx.Response:
@@ -191,9 +191,16 @@ def _run(
                     missing_retry = status == 503 and "retry-after" not in r.headers
                     if status == 503:
                         with lock:
-                            results["reasons"].append(_reason(body))
+                            results["reasons"].append((time.monotonic(), _reason(body)))
                 except httpx.HTTPError as e:
                     status, version, missing_retry = f"{type(e).__name__}", None, False
+                    # which route, and when (the outage is between the two events)
+                    try:
+                        route = e.request.url.path
+                    except RuntimeError:  # raised before a request was made
+                        route = "?"
+                    with lock:
+                        results["failures"].append((time.monotonic(), route, status))
                 with lock:
                     results["latency"].append((time.perf_counter() - t) * 1000)
                     results["status"].append(status)
@@ -282,14 +289,30 @@ def _report(
     )
     print(f"requests                 {len(status):,} ({len(status) / (args.minutes * 60):.1f}/s)")
     print(f"5xx other than 503       {len(fives)}")
+    for at, route, what in results["failures"]:
+        when = (
+            f"{at - events[0]:+.0f} s from Milvus's stop" if events else f"{at:.0f} s (monotonic)"
+        )
+        print(f"  {what} on {route}, {when}")
     print(f"errors (not 200 or 503)  {len(errors)} {sorted(set(map(str, errors)))}")
     print(
         f"503 refusals             {refused} (without Retry-After: {sum(results['no_retry_after'])})"
     )
     reasons: dict[str, int] = {}
-    for why in results["reasons"]:
+    for _, why in results["reasons"]:
         reasons[why] = reasons.get(why, 0) + 1
     print(f"  why                    {sorted(reasons.items(), key=lambda kv: -kv[1])}")
+    if len(events) == 2:  # Milvus stopped and started: which refusals fall outside the outage
+        outside = [
+            why
+            for at, why in results["reasons"]
+            if not events[0] - TRANSITION_S <= at <= events[1] + TRANSITION_S
+        ]
+        print(
+            f"  outside the outage     {len(outside)} "
+            f"(unavailable {outside.count('unavailable')}, busy {outside.count('busy')}, "
+            f"timeout {outside.count('timeout')})"
+        )
     print(f"health polls judged      {len(judged)} of {len(results['health'])}, "
           f"disagreeing with a probe: {len(wrong)} {sorted(set(wrong))[:5]}; "
           f"ready while the probe was shed for load: {len(shed)}")  # fmt: skip

@@ -321,9 +321,13 @@ def build_index(
         owners = np.repeat(np.arange(len(chunked)), [len(ps) for _, ps in chunked])
         report.passages = len(rows)
         _log_read(report)
-        vectors, owner, keys = _embed_or_say(
-            rows, embedder, index_dir, settings, reembed, progress, report
-        )
+        try:
+            encoder = passage_encoder(settings, embedder)
+            vectors, owner, keys = _embed(
+                rows, embedder, encoder, index_dir, settings, reembed, progress, report
+            )
+        except (OSError, sqlite3.Error) as e:
+            raise _cache_error(e) from e
 
         name, partial = index_dir.new_partial()
         try:
@@ -425,25 +429,11 @@ def _log_read(report: BuildReport) -> None:
     )
 
 
-def _embed_or_say(
-    rows: list[tuple[Passage, Document]],
-    embedder: Embedder,
-    index_dir: IndexDir,
-    settings: Settings,
-    reembed: bool,
-    progress: Progress,
-    report: BuildReport,
-) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Window vectors of every passage (cached ones reused); a cache that cannot be used is
-    a BuildError that keeps what was stored."""
-    try:
-        encoder = passage_encoder(settings, embedder)
-        return _embed(rows, embedder, encoder, index_dir, settings, reembed, progress, report)
-    except (OSError, sqlite3.Error) as e:
-        raise BuildError(
-            f"could not use the embedding cache ({_os_reason(e)}); vectors stored so far "
-            "are kept for the next run, and the served version is unchanged"
-        ) from e
+def _cache_error(e: OSError | sqlite3.Error) -> BuildError:
+    return BuildError(
+        f"could not use the embedding cache ({_os_reason(e)}); vectors stored so far "
+        "are kept for the next run, and the served version is unchanged"
+    )
 
 
 def _write_dense(

@@ -38,7 +38,6 @@ from indexer.schemas import (
     DocumentDetail,
     DocumentInfo,
     Filters,
-    Hit,
     PassageDetail,
     SearchRequest,
     SearchResponse,
@@ -117,6 +116,8 @@ class Searcher:
             self._embedder = self._checked(embedder)
         self._filter = DocumentFilter(version.documents, version.row_documents)
         self._results = Results(version)
+        #: one passage as a result: marked text, document, neighbours, citation
+        self.hit = self._results.hit
         n = version.passages
         self._text = PassageText(version.store.passage_texts, n)
         #: the same without punctuation and spaces: text pasted from elsewhere (origin)
@@ -519,20 +520,6 @@ class Searcher:
     ) -> np.ndarray:
         top = self.exact.max_score(a.units) + self.keyword.max_score(a.tokens, feedback)
         return (np.clip(bm25 / top, 0, 1) if top > 0 else bm25 * 0).astype(np.float32)
-
-    def hit(
-        self,
-        p: StoredPassage,
-        rank: int,
-        score: float,
-        terms: list[str],
-        context: int = 0,
-        keyword: float | None = None,
-        dense: float | None = None,
-        duplicates: Sequence[StoredPassage] = (),
-    ) -> Hit:
-        """One passage as a result (:meth:`Results.hit`)."""
-        return self._results.hit(p, rank, score, terms, context, keyword, dense, duplicates)
 
     # ----------------------------------------------------------------- filters
     def mask(self, f: Filters) -> np.ndarray | None:
