@@ -8,7 +8,9 @@ hundred bytes, and a 100 MB body must be refused without being held.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -94,17 +96,73 @@ def _host(headers: list[tuple[bytes, bytes]]) -> str:
     return raw.rsplit(":", 1)[0] if raw.count(":") == 1 else raw
 
 
-async def _refuse(send: Send, status: int, detail: str) -> None:
+async def _refuse(send: Send, status: int, detail: str, retry_after: str | None = None) -> None:
     body = json.dumps({"detail": detail, "errors": None}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class Deadline:
+    """Every request starts its answer within ``seconds``, or gets a 503 with Retry-After.
+
+    A search checks its time budget between its stages; a call inside a stage (a Milvus
+    server busy writing a new version, a disk that stalls) can still hold it far longer:
+    the soak saw a search on a Milvus replica take over 30 s. Past the deadline the client
+    gets its 503 at once; the work goes on in its thread (it still holds its search slot,
+    so the service sheds the load it causes) and its late answer is dropped. Only the start
+    of an answer is bounded: an export that has begun streams to its end.
+    """
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app = app
+        self.seconds = seconds
+        self._late: set[asyncio.Task[None]] = set()  # kept until they end, then dropped
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = asyncio.Event()
+        answered = False  # by the deadline: whatever the app sends later is dropped
+
+        async def watched(message: Message) -> None:
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                started.set()
+            await send(message)
+
+        work = asyncio.ensure_future(self.app(scope, receive, watched))
+        begun = asyncio.ensure_future(started.wait())
+        await asyncio.wait({work, begun}, timeout=self.seconds, return_when="FIRST_COMPLETED")
+        if started.is_set() or work.done():
+            begun.cancel()
+            await work  # the answer (or the app's own error) as usual
+            return
+        begun.cancel()
+        answered = True
+        self._late.add(work)
+        work.add_done_callback(_forget(self._late))
+        await _refuse(
+            send,
+            503,
+            f"no answer within {self.seconds:g} s: the service is busy or a backend is slow; "
+            "try again",
+            retry_after="1",
+        )
+
+
+def _forget(late: set[asyncio.Task[None]]) -> Callable[[asyncio.Task[None]], None]:
+    def done(task: asyncio.Task[None]) -> None:
+        late.discard(task)
+        if not task.cancelled():
+            task.exception()  # read, so a late failure is not logged as never retrieved
+
+    return done

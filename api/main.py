@@ -15,11 +15,15 @@ from threadpoolctl import threadpool_limits
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from api import errors
-from api.limits import RequestLimits
+from api.limits import Deadline, RequestLimits
 from api.routes import admin, passages, research, search, status, ui
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
 from indexer.settings import Settings, get_settings
+
+#: Seconds past the slot wait and the search budget before any request is answered 503
+#: (17 s with the defaults): the ceiling a client waits, whatever a backend does.
+DEADLINE_GRACE_S = 10.0
 
 
 def create_app(settings: Settings | None = None, embedder: Embedder | None = None) -> FastAPI:
@@ -54,6 +58,9 @@ def create_app(settings: Settings | None = None, embedder: Embedder | None = Non
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
     errors.install(app)
+    # past the slot wait and the search budget, with room for the answer to be written
+    deadline = settings.search_wait_seconds + settings.search_timeout_seconds + DEADLINE_GRACE_S
+    app.add_middleware(Deadline, seconds=deadline)
     app.add_middleware(
         RequestLimits, max_body_bytes=settings.max_body_bytes, allowed_hosts=settings.allowed_hosts
     )
