@@ -332,17 +332,20 @@ def _report(
 
 
 #: Reasons of a 503 that sheds load from a service that can answer (``_reason``'s words).
-_SHEDDING = ("busy", "timeout")
+_SHEDDING = ("busy", "timeout", "deadline")
 
 
 def _reason(body: dict[str, object]) -> str:
     """A 503's reason in a word: busy (no search slot), timeout (past the time budget),
-    unavailable (the backend or index cannot answer), or its first words."""
+    deadline (no answer begun in time, api.limits.Deadline), unavailable (the backend or
+    index cannot answer), or its first words."""
     detail = str(body.get("detail", ""))
     if detail.startswith("busy"):
         return "busy"
     if "took longer than" in detail:
         return "timeout"
+    if detail.startswith("no answer within"):
+        return "deadline"
     if "did not answer" in detail or "not loaded" in detail or "cannot be" in detail:
         return "unavailable"
     return detail[:40]
