@@ -75,7 +75,7 @@ def origin(searcher: Searcher, params: OriginParams, budget: float | None = None
     said: dict[int, set[int]] = {}  # row -> sentences it says
     kinds: dict[int, MatchKind] = {}
     how: dict[tuple[int, int], MatchKind] = {}  # (document, sentence) -> its best match
-    if sentences:
+    if sentences and (inside is None or inside.any()):  # filters that hold no passage: none
         vectors = searcher.encode_passages(sentences)
         dated = np.array([_when(d) for d in searcher.documents])[searcher.row_documents]
         for i, sentence in enumerate(sentences):
@@ -120,8 +120,6 @@ def _matches(
             continue
         nominated.append(searcher.keyword_hits(analysis, _KEYWORD, mask).rows)
         nominated.append(searcher.dense_nominees(vector, _DENSE, mask))
-    if not nominated:  # the filters hold no passage
-        return found
     rows = np.setdiff1d(np.unique(np.concatenate(nominated)), exact).astype(np.int64)
     if not rows.size:
         return found

@@ -50,7 +50,7 @@ class Feedback:
     WORDS = "words.json"
     INDPTR = "indptr.npy"
     POSTINGS = "postings.npy"
-    FILES = ("feedback/words.json", "feedback/indptr.npy", "feedback/postings.npy")
+    FILES = (f"{FOLDER}/{WORDS}", f"{FOLDER}/{INDPTR}", f"{FOLDER}/{POSTINGS}")
 
 
 class Dense:
