@@ -27,7 +27,7 @@ import numpy as np
 from indexer.keyword import HAN_CHARS, Feedback, TermStats, words
 from indexer.version import layout
 
-__all__ = ["FEEDBACK_MAX_SHARE", "FILES", "FOLDER", "FeedbackWords"]
+__all__ = ["FEEDBACK_MAX_SHARE", "FILES", "FOLDER", "POSTING", "FeedbackWords"]
 
 #: a word in more passages than this share says nothing about a topic (中心, 企业, 实现);
 #: dev set, hybrid nDCG@10 with the cap at 3 / 5 / 10 / no cap: 0.761 / 0.763 / 0.760 / 0.760
@@ -40,7 +40,7 @@ FILES = layout.Feedback.FILES
 _HAN_WORD = re.compile(rf"[{HAN_CHARS}]{{2,}}$")
 #: counts and ordinals (一次, 一个, 第七个, 十二亿): facts of one passage, not vocabulary
 _COUNT_WORD = re.compile(r"第?[〇零一二三四五六七八九十百千万亿两几多]")
-_POSTING = np.dtype([("word", "<i4"), ("weight", "<f4")])
+POSTING = np.dtype([("word", "<i4"), ("weight", "<f4")])
 _PROGRESS_EVERY = 1000
 
 
@@ -99,7 +99,7 @@ class FeedbackWords:
             indptr[row + 1] = len(ids)
             if progress is not None and ((row + 1) % _PROGRESS_EVERY == 0 or row + 1 == n):
                 progress(row + 1)
-        postings = np.empty(len(ids), dtype=_POSTING)
+        postings = np.empty(len(ids), dtype=POSTING)
         postings["word"] = ids
         postings["weight"] = weights
         return cls(candidates, indptr, postings)
@@ -136,11 +136,20 @@ class FeedbackWords:
         to ``weight``; ties go to the word that sorts first."""
         if n_terms < 1 or weight <= 0 or not len(rows):
             return {}
-        parts = [self._postings[self._indptr[r] : self._indptr[r + 1]] for r in rows]
-        pairs = np.concatenate(parts) if parts else np.empty(0, _POSTING)
+        pairs = self.postings(rows)
         ids, at = np.unique(pairs["word"], return_inverse=True)
         score = np.bincount(at, weights=pairs["weight"].astype(np.float64), minlength=ids.size)
         scored = [(float(s), self._words[i]) for s, i in zip(score, ids.tolist(), strict=True)]
         top = sorted((x for x in scored if x[1] not in own), key=lambda x: (-x[0], x[1]))[:n_terms]
         total = sum(v for v, _ in top)
         return {w: weight * v / total for v, w in top} if total > 0 else {}
+
+    def postings(self, rows: Sequence[int]) -> np.ndarray:
+        """The (word, weight) pairs of passages ``rows``, concatenated (:data:`POSTING`)."""
+        parts = [self._postings[self._indptr[r] : self._indptr[r + 1]] for r in rows]
+        return np.concatenate(parts) if parts else np.empty(0, POSTING)
+
+    @property
+    def words(self) -> list[str]:
+        """The candidate words; a posting's ``word`` indexes this list."""
+        return self._words

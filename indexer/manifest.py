@@ -62,12 +62,20 @@ class Manifest:
             raise ManifestError(f"{directory} is not a complete index version (no manifest)") from e
         except json.JSONDecodeError as e:
             raise ManifestError(f"manifest {path} is not valid JSON: {e}") from e
+        return cls.from_dict(data, str(path))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str) -> Manifest:
+        """A manifest as :meth:`save` wrote it, read from ``where`` (a file, a collection)."""
         if data.get("format") != FORMAT:
             raise ManifestError(
-                f"index format {data.get('format')} in {path} is not supported "
+                f"index format {data.get('format')} in {where} is not supported "
                 f"(this govspeech reads format {FORMAT}); rebuild with `govspeech index --full`"
             )
         return cls(**data)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def model_mismatch(built_with: dict[str, Any], running: dict[str, Any]) -> str | None:

@@ -35,7 +35,7 @@ class Results:
 
     def count(self, rows: np.ndarray, collapse: bool) -> int:
         """Hits ``rows`` make: near-duplicates folded into one, as the pages fold them."""
-        return int(np.unique(self._version.clusters[rows]).size) if collapse else int(rows.size)
+        return int(np.unique(self._version.clusters.of(rows)).size) if collapse else int(rows.size)
 
     def page(self, req: SearchRequest, ranked: Ranked, terms: list[str]) -> tuple[list[Hit], int]:
         """The requested page and the total: hits left after folding the whole pool.
@@ -48,7 +48,7 @@ class Results:
         group_of_cluster: dict[int, int] = {}
         # without folding, every row is a cluster of its own
         clusters = (
-            self._version.clusters[ranked.rows].tolist() if req.collapse else range(len(rows))
+            self._version.clusters.of(ranked.rows).tolist() if req.collapse else range(len(rows))
         )
         for i, cluster in enumerate(clusters):
             first = group_of_cluster.setdefault(cluster, len(groups))

@@ -1,45 +1,37 @@
 """Serving from Milvus: each version in collections, one alias naming the served one.
 
-A build prepares a version by writing two collections beside its windows
-collection: ``<alias>_<version>_<id>_passages`` (every passage with what a hit
-shows and its BM25 postings, :mod:`indexer.milvus.passages`) and
-``..._meta`` (the version's small files: manifest, documents, vocabulary,
-duplicate clusters, window owners). Only after both read back whole does the
-build publish the version locally and move the alias; so a build killed
-halfway leaves the alias on the last complete version, and its collections
-are dropped with its partial folder by the next run.
+A build prepares a version by writing its collections beside its windows
+collection (:mod:`indexer.milvus.replica`): passages with their postings,
+documents, terms, and a meta collection whose last record says the copy is
+whole. Only then does the build publish the version locally and move the
+alias; so a build killed halfway leaves the alias on the last complete
+version, and its collections are dropped with its partial folder by the next
+run.
 
-A service follows the alias. To open a version it copies the meta files into
-a local cache (a few MB; nothing there is state: any replica can start
-anywhere with the address alone) and reads passages, postings and vectors
-from the collections.
+A service follows the alias and reads the version from Milvus alone: it keeps
+the documents, the vocabulary and the manifest in memory and nothing on disk,
+so any replica can start anywhere with the address, and none grows with the
+passages.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import io
 import json
 import logging
-import shutil
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from indexer.dense import connection
 from indexer.dense.base import BackendUnavailable
-from indexer.keyword import KeywordIndex, TermStats, check_tokenizer
 from indexer.milvus.client import client, reaching
 from indexer.milvus.dense import collection_of
-from indexer.milvus.passages import MilvusKeyword, MilvusStore, write_passages
-from indexer.store import Store
+from indexer.milvus.replica import Collections, read_version, whole, write_version
 from indexer.version import layout
-from indexer.version.version import Version, VersionParts, open_version
+from indexer.version.version import Version
 from indexer.versions import IndexNotFound
 
 if TYPE_CHECKING:
@@ -49,27 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: In a version folder: the names of its passages and meta collections.
+#: In a version folder: the names of its collections, and whether the copy is whole.
 PUBLISHED_FILE = layout.MILVUS_PUBLISHED
-#: The version's files a replica needs besides the collections (the store and the
-#: keyword postings are in them): among them the float32 copy of the vectors, which
-#: rescores Milvus's nominees exactly without a round trip per window.
-META_FILES = (
-    layout.MANIFEST,
-    layout.Dense.VECTORS,
-    layout.Dense.MILVUS,
-    layout.Dense.OWNER,
-    layout.CLUSTERS,
-    *(f"{layout.Keyword.FOLDER}/{name}" for name in layout.Keyword.STATS),
-    *layout.Feedback.FILES,
-)
-#: Generated for the meta collection: the store's documents and the terms' document counts.
-DOCUMENTS_FILE = layout.DOCUMENTS
-DF_FILE = f"{layout.Keyword.FOLDER}/{layout.Keyword.DF}"
-_CHUNK_BYTES = 45_000  # 60,000 characters of base64: a VARCHAR holds 65,535 bytes
-_FETCH_CHUNKS = 64  # chunks a request carries (~4 MB)
-_COMPLETE = ".complete"
-_DONE = "#done"
 #: How long a service trusts the alias it read: re-reading it on every request would add
 #: a Milvus round trip to each; a swap is seen within this.
 ALIAS_TTL_S = 1.0
@@ -82,7 +55,6 @@ class MilvusCatalog:
         self._settings = settings
         self._connection = connection(settings)
         self._alias = settings.milvus_collection
-        self._cache = settings.index_dir.expanduser() / "replica"
         self._milvus: MilvusClient | None = None
         self._seen: tuple[float, str | None] | None = None
         self._refreshing = threading.Lock()
@@ -149,16 +121,7 @@ class MilvusCatalog:
                 f"no index is published to Milvus under {self._alias!r}: build one with "
                 "GOVSPEECH_CATALOG=milvus govspeech index PATH..."
             )
-        folder = self._download(target, _meta_name(target))
-        with reaching(self._connection.uri):  # a server (or Lite file) opened afresh holds none
-            self.milvus.load_collection(target)
-        uri = self._connection.uri
-        documents = json.loads((folder / DOCUMENTS_FILE).read_text(encoding="utf-8"))
-        parts = VersionParts(
-            MilvusStore(self.milvus, uri, target, documents),
-            MilvusKeyword(_term_stats(folder / layout.Keyword.FOLDER), self.milvus, uri, target),
-        )
-        return open_version(folder, self._settings, parts)
+        return read_version(self.milvus, self._connection, Collections(target))
 
     def versions(self) -> list[str]:
         """Versions whose passages collection is in this alias's namespace, oldest first."""
@@ -167,94 +130,26 @@ class MilvusCatalog:
         mine = [n for n in names if n.startswith(f"{self._alias}_") and n.endswith("_passages")]
         return sorted(self._version_of(n) for n in mine)
 
-    def _download(self, passages: str, meta: str) -> Path:
-        """The version's files in the local cache, fetched once (the laws' 525 MB took ~80 s
-        from Milvus Lite), then read from disk as the build's own folder is."""
-        folder = self._cache / passages
-        if (folder / _COMPLETE).is_file():
-            return folder
-        partial = folder.with_name(f".{passages}-{uuid.uuid4().hex[:8]}")
-        with reaching(self._connection.uri):
-            if not self.milvus.has_collection(meta):
-                raise BackendUnavailable(f"Milvus has no collection {meta}")
-            self.milvus.load_collection(meta)
-            found = self.milvus.query(meta, filter=f'key == "{_DONE}"', output_fields=["body"])
-            if not found:
-                raise BackendUnavailable(f"Milvus collection {meta} is incomplete")
-            for rel, chunks in json.loads(found[0]["body"]).items():
-                path = partial / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("wb") as out:
-                    for start in range(0, chunks, _FETCH_CHUNKS):
-                        keys = [
-                            _key(rel, i) for i in range(start, min(start + _FETCH_CHUNKS, chunks))
-                        ]
-                        rows = self.milvus.query(
-                            meta, filter=f"key in {json.dumps(keys)}", output_fields=["key", "body"]
-                        )
-                        body = {r["key"]: r["body"] for r in rows}
-                        for key in keys:
-                            out.write(base64.b64decode(body[key]))
-        (partial / _COMPLETE).touch()
-        try:
-            partial.rename(folder)
-        except OSError:  # another worker process fetched it first
-            shutil.rmtree(partial, ignore_errors=True)
-            if not (folder / _COMPLETE).is_file():
-                raise
-        self._forget_dropped()
-        return folder
-
-    def _forget_dropped(self) -> None:
-        """Delete cached versions Milvus no longer keeps (a searcher still reading one keeps
-        its open files until it is done)."""
-        with reaching(self._connection.uri):
-            kept = set(self.milvus.list_collections())
-        for old in self._cache.iterdir():
-            if not old.name.startswith(".") and old.name not in kept:
-                shutil.rmtree(old, ignore_errors=True)
-
     # --------------------------------------------------------------- builds
     def prepare(self, version: Path) -> None:
-        """Write the version's passages and meta collections; both or neither remain."""
+        """Write the version's collections; all or none remain."""
         stem = f"{self._alias}_{version.name.removeprefix('.partial-').replace('-', '_')}"
-        passages = f"{stem}_{uuid.uuid4().hex[:8]}_passages"
-        names = {"passages": passages, "meta": _meta_name(passages)}
-        uri = self._connection.uri
+        names = Collections(f"{stem}_{uuid.uuid4().hex[:8]}_passages")
         # named before they exist: a build killed while writing them leaves the names in its
         # partial folder, and the next run drops them with it
         record = version / PUBLISHED_FILE
-        record.write_text(json.dumps({**names, "whole": False}), encoding="utf-8")
-        store = Store(version / layout.STORE)
+        record.write_text(json.dumps({"passages": names.passages, "whole": False}), "utf-8")
         try:
-            keyword = KeywordIndex.load(version / layout.Keyword.FOLDER, mmap=True)
-            log.info(
-                "copying %s passages, their postings and the version's files to Milvus",
-                f"{len(keyword):,}",
-            )
-            write_passages(self.milvus, uri, passages, store, keyword)
-            _write_meta(self.milvus, uri, names["meta"], _meta_files(version, store, keyword))
-            if not self._whole(names, len(keyword)):
-                raise BackendUnavailable(f"Milvus did not keep all {len(keyword)} passages")
-            record.write_text(json.dumps({**names, "whole": True}), encoding="utf-8")
+            log.info("copying the version's passages, postings, documents and terms to Milvus")
+            written = write_version(self.milvus, self._connection.uri, names, version)
+            if not whole(self.milvus, self._connection.uri, names, written):
+                raise BackendUnavailable(f"Milvus did not keep all {written} passages")
+            record.write_text(json.dumps({"passages": names.passages, "whole": True}), "utf-8")
         except Exception:
             with contextlib.suppress(Exception):
-                self._drop(list(names.values()))
+                self._drop(names.all())
                 record.unlink()
             raise
-        finally:
-            store.close()
-
-    def _whole(self, names: dict[str, str], passages: int) -> bool:
-        """Both collections exist, with every passage and the meta's last chunk."""
-        with reaching(self._connection.uri):
-            if not all(self.milvus.has_collection(n) for n in names.values()):
-                return False
-            for name in names.values():
-                self.milvus.load_collection(name)
-            counted = self.milvus.query(names["passages"], filter="", output_fields=["count(*)"])
-            done = self.milvus.query(names["meta"], filter=f'key == "{_DONE}"', limit=1)
-        return int(counted[0]["count(*)"]) == passages and bool(done)
 
     def publish(self, version: Path) -> None:
         """Move the alias to ``version``, preparing it first if it never was, or its copy was
@@ -262,9 +157,9 @@ class MilvusCatalog:
         record = version / PUBLISHED_FILE
         if not record.is_file() or not json.loads(record.read_text(encoding="utf-8"))["whole"]:
             if record.is_file():
-                self._drop(list(_published(version).values()))
+                self._drop(_published(version).all())
             self.prepare(version)
-        passages = _published(version)["passages"]
+        passages = _published(version).passages
         with reaching(self._connection.uri):
             target = self._target()
             if target is None:
@@ -279,10 +174,10 @@ class MilvusCatalog:
         if not (version / PUBLISHED_FILE).is_file():
             return
         names = _published(version)
-        if self._target() == names["passages"]:
+        if self._target() == names.passages:
             log.warning("kept %s: the Milvus alias still names it", version.name)
             return
-        self._drop(list(names.values()))
+        self._drop(names.all())
 
     def sweep(self, versions: list[Path]) -> list[str]:
         """Drop collections of this alias's namespace that no kept version names.
@@ -296,7 +191,7 @@ class MilvusCatalog:
             if (windows := collection_of(version)) is not None:
                 used.add(windows)
             if (version / PUBLISHED_FILE).is_file():
-                used.update(_published(version).values())
+                used.update(_published(version).all())
         with reaching(self._connection.uri):
             target = self._target()
             names = self.milvus.list_collections()
@@ -312,68 +207,7 @@ class MilvusCatalog:
                     self.milvus.drop_collection(name)
 
 
-def _meta_name(passages: str) -> str:
-    return passages.removesuffix("_passages") + "_meta"
-
-
-def _published(version: Path) -> dict[str, str]:
-    """The names of a version's passages and meta collections."""
+def _published(version: Path) -> Collections:
+    """The names of a version's collections (all but its windows one)."""
     found = json.loads((version / PUBLISHED_FILE).read_text(encoding="utf-8"))
-    return {"passages": found["passages"], "meta": found["meta"]}
-
-
-def _meta_files(version: Path, store: Store, keyword: KeywordIndex) -> dict[str, Path | bytes]:
-    files: dict[str, Path | bytes] = {rel: version / rel for rel in META_FILES}
-    files[DOCUMENTS_FILE] = json.dumps(list(store.documents()), ensure_ascii=False).encode()
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(keyword.df))
-    files[DF_FILE] = buf.getvalue()
-    return files
-
-
-def _key(rel: str, chunk: int) -> str:
-    return f"{rel}#{chunk:06d}"
-
-
-def _write_meta(milvus: MilvusClient, uri: str, name: str, files: dict[str, Path | bytes]) -> None:
-    """One collection of base64 chunks, streamed (the vectors are the laws' 544 MB), then
-    the table of contents, last: its presence says the copy is whole. Milvus wants a
-    vector field in every collection; ``v`` is a placeholder."""
-    from pymilvus import DataType, MilvusClient
-
-    schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
-    schema.add_field("key", DataType.VARCHAR, is_primary=True, max_length=512)
-    schema.add_field("body", DataType.VARCHAR, max_length=65_535)
-    schema.add_field("v", DataType.FLOAT_VECTOR, dim=2)
-    index = milvus.prepare_index_params()
-    index.add_index(field_name="v", index_type="FLAT", metric_type="IP")
-    contents: dict[str, int] = {}
-    with reaching(uri):
-        milvus.create_collection(name, schema=schema, index_params=index)
-        for rel, source in files.items():
-            count, batch = 0, []
-            with source.open("rb") if isinstance(source, Path) else io.BytesIO(source) as f:
-                while chunk := f.read(_CHUNK_BYTES):
-                    body = base64.b64encode(chunk).decode("ascii")
-                    batch.append({"key": _key(rel, count), "body": body, "v": [0.0, 0.0]})
-                    count += 1
-                    if len(batch) == _FETCH_CHUNKS:
-                        milvus.insert(name, batch)
-                        batch = []
-            if batch:
-                milvus.insert(name, batch)
-            contents[rel] = count
-        done = {"key": _DONE, "body": json.dumps(contents), "v": [0.0, 0.0]}
-        milvus.insert(name, [done])
-        milvus.flush(name)
-
-
-def _term_stats(directory: Path) -> TermStats:
-    check_tokenizer(directory)
-    params = json.loads((directory / layout.Keyword.PARAMS).read_text())
-    return TermStats(
-        json.loads((directory / layout.Keyword.VOCAB).read_text(encoding="utf-8")),
-        np.load(directory / layout.Keyword.DF),
-        np.load(directory / layout.Keyword.TERM_MAX),
-        int(params["num_docs"]),
-    )
+    return Collections(found["passages"])

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -27,6 +29,9 @@ MAX_LIMIT = 16_384
 _NOT_LOADED = 101
 
 T = TypeVar("T")
+#: Calls a query made to Milvus, by collection kind (``passages``, ``windows``...): what
+#: benchmarks report per query. A count, not a measurement: no lock, no timing.
+CALLS: Counter[str] = Counter()
 
 
 def client(connection: Connection) -> MilvusClient:
@@ -37,6 +42,8 @@ def client(connection: Connection) -> MilvusClient:
         raise UnknownBackend("Milvus needs pymilvus: pip install 'govspeech[milvus]'") from e
     if not connection.uri:
         raise UnknownBackend("Milvus needs GOVSPEECH_MILVUS_URI (a file or a URL)")
+    # its query iterator warns, on every use against Milvus Lite, that it keeps its own clock
+    logging.getLogger("pymilvus.client.iterator.query_iterator").setLevel(logging.ERROR)
     if "://" not in connection.uri:  # Milvus Lite's in-process server logs, as errors, the
         # calls pymilvus makes that it does not implement (AllocTimestamp after create_index)
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
@@ -60,6 +67,7 @@ def loaded_call(milvus: MilvusClient, uri: str, collection: str, call: Callable[
     first (without this, searches failed until the service restarted too)."""
     from pymilvus.exceptions import MilvusException
 
+    CALLS["passages" if collection.endswith("_passages") else "windows"] += 1
     with reaching(uri):
         try:
             return call()
@@ -68,6 +76,28 @@ def loaded_call(milvus: MilvusClient, uri: str, collection: str, call: Callable[
                 raise
             milvus.load_collection(collection)
             return call()
+
+
+def wait_indexed(milvus: MilvusClient, collection: str, timeout: float = 600.0) -> None:
+    """Return once every index of ``collection`` covers all its rows.
+
+    Until then Milvus searches the rows not yet indexed exhaustively, so the same query
+    can answer differently a moment later; a version is served only once it answers the
+    same every time.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [
+            name
+            for name in milvus.list_indexes(collection)
+            if (found := milvus.describe_index(collection, name)).get("state") != "Finished"
+            or int(found.get("pending_index_rows", 0)) > 0
+        ]
+        if not pending:
+            return
+        if time.monotonic() > deadline:
+            raise BackendUnavailable(f"Milvus did not finish indexing {collection} ({pending})")
+        time.sleep(0.2)
 
 
 def query_rows(

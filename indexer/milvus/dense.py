@@ -1,16 +1,21 @@
-"""Dense backend on Milvus: window vectors in a collection, through ``pymilvus.MilvusClient``.
+"""Dense backend on Milvus: window vectors in a collection, passages scored by the server.
 
 Each index version gets its own collection, named in the version's
 ``milvus.json``, so a re-index never touches what is being served; removing a
 version drops its collection. A collection holds one entity per window: its
-position (primary key), its passage row and its float32 vector; a filter
-becomes a scalar expression over ``row`` applied inside the search.
+position (primary key), its passage row and its float32 vector.
 
-Nominees are rescored exactly from a float32 copy of the vectors in the
-version folder (a replica's is fetched from the version's meta collection),
-memory-mapped as the FAISS backends do, so rescoring never waits on the
-network. Milvus Lite allows one process per data file: a build beside a
-running service needs ``milvus-lite server`` or a real server.
+A passage's dense score is the cosine of its best window, and Milvus computes
+it: each window's vector is stored twice, in ``vector`` under the chosen ANN
+index (HNSW...) and in ``exact`` under a FLAT one. A search nominates passages
+by a grouping search of ``vector`` on ``row`` (one hit per passage), then scores
+them by a grouping search of ``exact`` restricted to their rows, which visits
+every window of each: exact scores, as the FAISS backends rescore theirs, with
+nothing of the vectors kept or read back by a service (neither the vectors nor
+the window-to-passage table are in the version folder). Hybrid's keyword
+nominees are scored the same way. A filter is a scalar expression applied
+inside the search. Milvus Lite allows one process per data file: a build beside a running
+service needs ``milvus-lite server`` or a real server.
 """
 
 from __future__ import annotations
@@ -24,20 +29,21 @@ from typing import TYPE_CHECKING, Any, ClassVar, Self
 import numpy as np
 
 from indexer.dense.base import (
-    OWNER_FILE,
-    VECTORS_FILE,
     BackendSpec,
     BackendUnavailable,
     Connection,
     UnknownBackend,
-    Windows,
     in_chunks,
-    load_vectors,
-    read_rows,
-    save_vectors,
     top_rows,
 )
-from indexer.milvus.client import MAX_LIMIT, client, loaded_call, reaching, row_filter
+from indexer.milvus.client import (
+    MAX_LIMIT,
+    client,
+    loaded_call,
+    reaching,
+    row_filter,
+    wait_indexed,
+)
 from indexer.version import layout
 
 if TYPE_CHECKING:
@@ -53,9 +59,9 @@ INDEX_PARAMS: dict[str, dict[str, int]] = {
     "IVF_SQ8": {"nlist": 1024},
 }
 _INSERT_CHUNK = 4_096
-#: Filters keeping up to this many passages are rescored exactly from their vectors when
-#: the index walk returns fewer than asked (an HNSW walk can miss inside a tight filter).
-_EXACT_PASSAGES = 20_000
+#: Filters keeping up to this many passages are scored whole when the index walk returns
+#: fewer than asked.
+_EXACT_PASSAGES = 4_096
 
 
 def collection_of(directory: Path) -> str | None:
@@ -69,23 +75,18 @@ def collection_of(directory: Path) -> str | None:
 class MilvusBackend:
     """A version's window vectors in one Milvus collection."""
 
-    FILES: ClassVar[tuple[str, ...]] = (POINTER_FILE, OWNER_FILE, VECTORS_FILE)
+    FILES: ClassVar[tuple[str, ...]] = (POINTER_FILE,)
 
     def __init__(
-        self,
-        milvus: MilvusClient,
-        uri: str,
-        collection: str,
-        owner: np.ndarray,
-        spec: BackendSpec,
-        vectors: np.ndarray,
+        self, milvus: MilvusClient, uri: str, collection: str, passages: int, spec: BackendSpec
     ) -> None:
         self.spec = spec
         self._client = milvus
         self._uri = uri
         self._collection = collection
-        self._windows = Windows(owner)
-        self._vectors = vectors
+        self._passages = passages
+        #: passages scored from their vectors read back (a FLAT search should leave none)
+        self.read_back = 0
 
     @classmethod
     def build(
@@ -107,6 +108,7 @@ class MilvusBackend:
         schema.add_field("window", DataType.INT64, is_primary=True)
         schema.add_field("row", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
+        schema.add_field("exact", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
         index = milvus.prepare_index_params()
         index.add_index(
             field_name="vector",
@@ -114,6 +116,7 @@ class MilvusBackend:
             metric_type="IP",
             params=INDEX_PARAMS[spec.index],
         )
+        index.add_index(field_name="exact", index_type="FLAT", metric_type="IP")
         index.add_index(field_name="row", index_type="INVERTED")
         with reaching(connection.uri):
             milvus.create_collection(name, schema=schema, index_params=index)
@@ -124,7 +127,8 @@ class MilvusBackend:
             with contextlib.suppress(Exception):  # never leave half a collection behind
                 milvus.drop_collection(name)
             raise
-        return cls(milvus, connection.uri, name, np.asarray(owner, np.int64), spec, vectors)
+        passages = int(owner[-1]) + 1 if len(owner) else 0
+        return cls(milvus, connection.uri, name, passages, spec)
 
     @staticmethod
     def _fill(milvus: MilvusClient, name: str, vectors: np.ndarray, owner: np.ndarray) -> None:
@@ -132,28 +136,36 @@ class MilvusBackend:
             milvus.insert(
                 name,
                 [
-                    {"window": start + i, "row": int(owner[start + i]), "vector": v}
-                    for i, v in enumerate(chunk)
+                    {"window": start + i, "row": int(owner[start + i]), "vector": v, "exact": v}
+                    for i, v in enumerate(chunk.tolist())
                 ],
             )
         milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
+        wait_indexed(milvus, name)
         milvus.load_collection(name)
 
     @classmethod
     def load(cls, directory: Path, spec: BackendSpec, connection: Connection) -> Self:
-        name = collection_of(directory)
-        if name is None:
+        pointer = directory / POINTER_FILE
+        if not pointer.is_file():
             raise UnknownBackend(f"{directory} names no Milvus collection ({POINTER_FILE})")
+        found = json.loads(pointer.read_text(encoding="utf-8"))
+        if "passages" not in found:
+            raise UnknownBackend(
+                f"{directory} was built for an older Milvus layout (its vectors were rescored "
+                "locally); rebuild it with `govspeech index --full`"
+            )
+        return cls.open(str(found["collection"]), int(found["passages"]), spec, connection)
+
+    @classmethod
+    def open(cls, name: str, passages: int, spec: BackendSpec, connection: Connection) -> Self:
+        """The collection ``name`` (what a replica, which has no version folder, is given)."""
         milvus = client(connection)
         with reaching(connection.uri):
             if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus at {connection.uri} has no collection {name}")
             milvus.load_collection(name)
-        vectors = load_vectors(directory)
-        if vectors is None:
-            raise UnknownBackend(f"{directory} has no window vectors to rescore with")
-        owner = np.load(directory / OWNER_FILE)
-        return cls(milvus, connection.uri, name, owner, spec, vectors)
+        return cls(milvus, connection.uri, name, passages, spec)
 
     @classmethod
     def remove(cls, directory: Path, connection: Connection) -> None:
@@ -163,14 +175,16 @@ class MilvusBackend:
             with reaching(connection.uri):
                 client(connection).drop_collection(name)
 
+    @property
+    def collection(self) -> str:
+        return self._collection
+
     def save(self, directory: Path) -> None:
-        text = json.dumps({"collection": self._collection})
+        text = json.dumps({"collection": self._collection, "passages": self._passages})
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
-        np.save(directory / OWNER_FILE, self._windows.owner)
-        self._vectors = save_vectors(directory, self._vectors)
 
     def __len__(self) -> int:
-        return self._windows.passages
+        return self._passages
 
     def problem(self) -> str | None:
         """Whether Milvus answers for this version's collection now (one round trip)."""
@@ -184,43 +198,83 @@ class MilvusBackend:
     def search(
         self, query: np.ndarray, k: int, mask: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        windows = self._windows
-        want = min(k, windows.passages if mask is None else int(mask.sum()))
+        want = min(k, self._passages if mask is None else int(mask.sum()), MAX_LIMIT)
         if want <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
         allowed = None if mask is None else np.flatnonzero(mask)
-        q = np.asarray(query, np.float32).ravel()
         expression = "" if allowed is None else row_filter(allowed)
-        fetch = min(MAX_LIMIT, int(k * windows.per_passage * 1.25) + 8)
-        while True:  # widen until enough distinct passages, or Milvus has no more
-            params = dict(self.spec.search)
-            if "ef" in params:  # a server refuses an HNSW beam narrower than the answer
-                params["ef"] = max(params["ef"], fetch)
-            hits = self._search(
-                data=[q.tolist()],
-                anns_field="vector",
-                limit=fetch,
-                filter=expression,
-                search_params={"metric_type": "IP", "params": params},
-            )[0]
-            ids = np.array([h["window"] for h in hits], np.int64)
-            rows = np.unique(windows.owner[ids])
-            if len(rows) >= want or len(ids) < fetch or fetch == MAX_LIMIT:
-                break
-            fetch = min(MAX_LIMIT, fetch * 2)
+        q = np.asarray(query, np.float32).reshape(1, -1)
+        # nominees by the index walk, a few more than asked, then each scored exactly
+        nominate = min(MAX_LIMIT, want * 2 + 16)
+        rows, _ = self._best_windows(q, nominate, expression, "vector")[0]
         if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
-            rows = allowed  # the walk missed some inside a tight filter: score them all
+            rows = allowed  # an HNSW walk can miss inside a tight filter: score them all
         return top_rows(rows, self.similarity(q, rows)[:, 0], want)
 
-    def _search(self, **request: Any) -> Any:
-        return loaded_call(
-            self._client,
-            self._uri,
-            self._collection,
-            lambda: self._client.search(self._collection, **request),
-        )
-
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """From the local float32 copy: fetching vectors back from Milvus Lite costs ~0.1 ms
-        each (hybrid rescores ~500 windows a query), reading the memory map microseconds."""
-        return self._windows.scores(queries, rows, lambda ids: read_rows(self._vectors, ids))
+        """Each passage's best window, computed by the server over all windows of ``rows``:
+        a grouping search of the ``exact`` field (a FLAT index), restricted to them."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.size == 0:
+            return np.empty((0, len(queries)), np.float32)
+        wanted = np.unique(rows)
+        best = np.full((len(wanted), len(queries)), np.nan, np.float32)
+        for start in range(0, len(wanted), MAX_LIMIT):
+            part = wanted[start : start + MAX_LIMIT]
+            found = self._best_windows(queries, len(part), row_filter(part), "exact")
+            for j, (got, scores) in enumerate(found):
+                best[np.searchsorted(wanted, got), j] = scores
+        missing = np.flatnonzero(np.isnan(best).any(axis=1))
+        if missing.size:  # never seen: a FLAT search is exhaustive
+            best[missing] = self._read_back(queries, wanted[missing])
+        return best[np.searchsorted(wanted, rows)]
+
+    def _best_windows(
+        self, queries: np.ndarray, limit: int, expression: str, field: str
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per query, up to ``limit`` passages (rows, best-window cosines) by a grouping search
+        of vector ``field``."""
+        params = dict(self.spec.search) if field == "vector" else {}
+        if "ef" in params:  # a server refuses an HNSW beam narrower than the answer
+            params["ef"] = max(params["ef"], limit)
+        hits = self._call(
+            lambda: self._client.search(
+                self._collection,
+                data=queries.tolist(),
+                anns_field=field,
+                limit=limit,
+                filter=expression,
+                group_by_field="row",
+                search_params={"metric_type": "IP", "params": params},
+                output_fields=["row"],
+            )
+        )
+        return [
+            (
+                np.array([h["row"] for h in one], np.int64),
+                np.array([h["distance"] for h in one], np.float32),
+            )
+            for one in hits
+        ]
+
+    def _read_back(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Best-window cosines of ``rows`` from their windows' vectors (what the walk missed)."""
+        self.read_back += len(rows)
+        found = self._call(
+            lambda: self._client.query(
+                self._collection,
+                filter=row_filter(rows),
+                output_fields=["row", "exact"],
+                limit=MAX_LIMIT,
+            )
+        )
+        out = np.full((len(rows), len(queries)), -1.0, np.float32)
+        at = {int(r): i for i, r in enumerate(rows.tolist())}
+        for e in found:
+            i = at[int(e["row"])]
+            out[i] = np.maximum(out[i], np.asarray(e["exact"], np.float32) @ queries.T)
+        return out
+
+    def _call(self, call: Any) -> Any:
+        return loaded_call(self._client, self._uri, self._collection, call)

@@ -20,8 +20,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer.feedback import POSTING, FeedbackWords
 from indexer.keyword import Feedback, KeywordHits, TermStats
-from indexer.milvus.client import MAX_LIMIT, loaded_call, query_rows, reaching, row_filter
+from indexer.milvus.client import (
+    MAX_LIMIT,
+    loaded_call,
+    query_rows,
+    reaching,
+    row_filter,
+    wait_indexed,
+)
 from indexer.store import StoredPassage
 
 if TYPE_CHECKING:
@@ -38,9 +46,16 @@ _NO_TERM = 2**31 - 2
 
 
 def write_passages(
-    milvus: MilvusClient, uri: str, name: str, store: Store, keyword: KeywordIndex
+    milvus: MilvusClient,
+    uri: str,
+    name: str,
+    store: Store,
+    keyword: KeywordIndex,
+    clusters: np.ndarray,
+    feedback: FeedbackWords | None,
 ) -> int:
-    """Create collection ``name`` with every passage of ``store`` and its BM25 postings.
+    """Create collection ``name`` with every passage of ``store``, its BM25 postings, its
+    near-duplicate cluster and its feedback words' weights.
 
     Returns the number of passages written; a failure drops what was written.
     """
@@ -53,16 +68,20 @@ def write_passages(
     schema.add_field("ordinal", DataType.INT64)
     schema.add_field("section", DataType.VARCHAR, max_length=65_535)
     schema.add_field("text", DataType.VARCHAR, max_length=65_535)
+    schema.add_field("cluster", DataType.INT64)
     schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("feedback", DataType.SPARSE_FLOAT_VECTOR)
     index = milvus.prepare_index_params()
     index.add_index(field_name="terms", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    index.add_index(field_name="feedback", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
     index.add_index(field_name="passage_id", index_type="INVERTED")
     with reaching(uri):
         milvus.create_collection(name, schema=schema, index_params=index)
     try:
         with reaching(uri):
-            written = _fill(milvus, name, store, keyword)
+            written = _fill(milvus, name, store, keyword, clusters, feedback)
             milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
+            wait_indexed(milvus, name)
             milvus.load_collection(name)
     except Exception:
         with contextlib.suppress(Exception):  # never leave half a collection behind
@@ -71,12 +90,27 @@ def write_passages(
     return written
 
 
-def _fill(milvus: MilvusClient, name: str, store: Store, keyword: KeywordIndex) -> int:
+def _fill(
+    milvus: MilvusClient,
+    name: str,
+    store: Store,
+    keyword: KeywordIndex,
+    clusters: np.ndarray,
+    feedback: FeedbackWords | None,
+) -> int:
     """Insert every passage with its postings; rows are the keyword index's positions."""
     batch: list[dict[str, Any]] = []
     written = 0
     for row, (terms, scores) in enumerate(keyword.postings()):
-        batch.append({"row": row, "terms": sparse_postings(terms, scores)})
+        pairs = feedback.postings([row]) if feedback is not None else np.empty(0, POSTING)
+        batch.append(
+            {
+                "row": row,
+                "terms": sparse_postings(terms, scores),
+                "cluster": int(clusters[row]),
+                "feedback": sparse_postings(pairs["word"], pairs["weight"]),
+            }
+        )
         if len(batch) == _INSERT_CHUNK:
             written += _insert(milvus, name, store, batch)
             batch = []
@@ -101,7 +135,8 @@ def _insert(milvus: MilvusClient, name: str, store: Store, batch: list[dict[str,
 
 
 def sparse_postings(terms: np.ndarray, scores: np.ndarray) -> dict[int, float]:
-    """A passage's row of the BM25 score matrix as a Milvus sparse vector."""
+    """A passage's row of the BM25 score matrix (or its feedback weights) as a Milvus sparse
+    vector."""
     keep = scores > 0
     out = dict(zip(terms[keep].tolist(), scores[keep].tolist(), strict=True))
     return out or {_NO_TERM: 1.0}
@@ -246,3 +281,51 @@ class MilvusKeyword(TermStats):
             terms = postings.get(row, {})
             out[i] = sum(w * terms.get(t, 0.0) for t, w in weights.items())
         return out
+
+
+class MilvusClusters:
+    """:class:`indexer.version.version.Clusters` from the passages collection's ``cluster``."""
+
+    def __init__(self, milvus: MilvusClient, uri: str, collection: str) -> None:
+        self._milvus = milvus
+        self._uri = uri
+        self._collection = collection
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        if not rows.size:
+            return np.empty(0, np.int64)
+        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "cluster"])
+        label = {int(e["row"]): int(e["cluster"]) for e in found}
+        return np.array([label[r] for r in rows.tolist()], np.int64)
+
+
+class MilvusFeedback(FeedbackWords):
+    """Feedback words whose per-passage weights are the passages collection's ``feedback``:
+    the candidate words (global, small) come with the version's terms; a hybrid query reads
+    the weights of its few best dense passages."""
+
+    def __init__(
+        self, words: list[str], passages: int, milvus: MilvusClient, uri: str, collection: str
+    ) -> None:
+        super().__init__(words, np.zeros(1, np.int64), np.empty(0, POSTING))
+        self._passages = passages
+        self._milvus = milvus
+        self._uri = uri
+        self._collection = collection
+
+    def __len__(self) -> int:
+        return self._passages
+
+    def postings(self, rows: Sequence[int]) -> np.ndarray:
+        if not len(rows):
+            return np.empty(0, POSTING)
+        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "feedback"])
+        weights = {int(e["row"]): e["feedback"] for e in found}
+        pairs = [
+            (word, weight)
+            for row in rows
+            for word, weight in sorted(weights.get(int(row), {}).items())
+            if word != _NO_TERM
+        ]
+        return np.array(pairs, dtype=POSTING)

@@ -11,11 +11,11 @@ one edit and a reader can see the whole folder at a glance::
     dedup_clusters.npy         near-duplicate cluster of each passage
     feedback/                  candidate feedback words of each passage
     terms.json                 terms learned from the corpus (exact-term analysis)
-    dense_vectors.npy          float32 window vectors (exact rescoring)
-    dense_owner.npy            passage row of each window
+    dense_vectors.npy          float32 window vectors (exact rescoring; FAISS backends)
+    dense_owner.npy            passage row of each window (FAISS backends)
     window_keys.npy            embedding-cache key of each window (what the cache keeps)
     dense.faiss                the FAISS index (local dense backends)
-    milvus.json                where a Milvus dense backend's collection is
+    milvus.json                a Milvus dense backend's collection and passage count
     milvus_catalog.json        the collections a Milvus catalog copied the version to
 """
 
@@ -40,8 +40,7 @@ class Keyword:
     INDPTR = "indptr.csc.index.npy"
     META = "keyword.json"  # our tokenizer's fingerprint and counts
     TERM_MAX = "term_max.npy"  # each term's best BM25 (score normalisation)
-    DF = "df.npy"  # each term's document count (only in a Milvus replica's cache)
-    #: what a reader needs without the postings (a replica keeps those in Milvus)
+    #: ours and bm25s's besides the postings
     STATS = (META, PARAMS, VOCAB, TERM_MAX)
 
 
@@ -64,8 +63,6 @@ class Dense:
 
 #: In a version folder: the names of the Milvus collections a catalog copied it to.
 MILVUS_PUBLISHED = "milvus_catalog.json"
-#: In a Milvus replica's cache: the store's documents (the passages stay in Milvus).
-DOCUMENTS = "documents.json"
 
 #: What every complete version holds besides its manifest and its dense backend's files
 #: (checked before a rollback serves it).

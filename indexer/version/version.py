@@ -3,13 +3,13 @@
 A version is its parts, each behind the interface it already has: the manifest, the passage
 store (:class:`~indexer.store.PassageStore`), the keyword postings
 (:class:`~indexer.keyword.KeywordSearch`), the dense backend
-(:class:`~indexer.dense.DenseBackend`, read on first use), the near-duplicate clusters, the
-feedback words, the learned terms and the dense calibration, plus the documents and the
-document of each passage row that filters and results read.
+(:class:`~indexer.dense.DenseBackend`, read on first use), the near-duplicate clusters
+(:class:`Clusters`), the feedback words, the learned terms and the dense calibration, plus
+the documents and the document of each passage row that filters and results read.
 
-:func:`open_version` reads a version folder; a catalog that keeps the store and postings
-elsewhere (Milvus) hands them in as :class:`VersionParts`. Nothing above this module reads a
-file of a version, so a searcher works the same on every catalog.
+:func:`open_version` reads a version folder; a catalog that keeps the version elsewhere
+(Milvus, :mod:`indexer.milvus.replica`) makes its parts and calls :func:`assemble`. Nothing
+above this module reads a file of a version, so a searcher works the same on every catalog.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -42,13 +43,22 @@ class DamagedIndex(UserError, RuntimeError):
     """A file of the version cannot be read."""
 
 
-@dataclass(frozen=True, slots=True)
-class VersionParts:
-    """Where a version's passages and keyword postings are read when not from its folder
-    (a Milvus collection, :mod:`indexer.milvus.catalog`)."""
+class Clusters(Protocol):
+    """The near-duplicate cluster of passage rows (:mod:`indexer.dedup`)."""
 
-    store: PassageStore
-    keyword: KeywordSearch
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        """Cluster label of each of ``rows``, in their order."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterArray:
+    """Every row's cluster in memory (a local version's mapped file)."""
+
+    labels: np.ndarray
+
+    def of(self, rows: np.ndarray) -> np.ndarray:
+        return self.labels[np.asarray(rows, dtype=np.int64)]
 
 
 @dataclass(eq=False)
@@ -58,7 +68,7 @@ class Version:
     manifest: Manifest
     store: PassageStore
     keyword: KeywordSearch
-    clusters: np.ndarray  # near-duplicate cluster of each passage row
+    clusters: Clusters
     feedback: FeedbackWords | None  # None: built before feedback words were stored
     terms: LearnedTerms
     calibration: DenseCalibration
@@ -105,20 +115,15 @@ class Version:
         self.store.close()
 
 
-def open_version(folder: Path, settings: Settings, parts: VersionParts | None = None) -> Version:
-    """The version in ``folder``; its store and postings from ``parts`` when given."""
+def open_version(folder: Path, settings: Settings) -> Version:
+    """The version in ``folder``."""
     manifest = Manifest.load(folder)
-    if parts is None:
-        # mapped, not read: worker processes share one copy in the page cache (laws: 61 MB
-        # each), and the columns a query needs are read at memory speed
-        parts = VersionParts(
-            Store(folder / layout.STORE),
-            KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True),
-        )
-    store = parts.store
-    clusters = dedup.load(folder)
-    if clusters is None:  # a version from before clusters were stored
-        clusters = dedup.clusters([t for _, t in store.passage_texts()])
+    # mapped, not read: worker processes share one copy in the page cache (laws: 61 MB
+    # each), and the columns a query needs are read at memory speed
+    store = Store(folder / layout.STORE)
+    labels = dedup.load(folder)
+    if labels is None:  # a version from before clusters were stored
+        labels = dedup.clusters([t for _, t in store.passage_texts()])
     feedback = FeedbackWords.load(folder)
     if feedback is None and settings.feedback_passages:
         log.warning(
@@ -126,20 +131,42 @@ def open_version(folder: Path, settings: Settings, parts: VersionParts | None = 
             "without them until the next `govspeech index`",
             manifest.version,
         )
+    return assemble(
+        manifest,
+        store,
+        KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True),
+        ClusterArray(labels),
+        feedback,
+        LearnedTerms.load(folder),
+        lambda: load_backend(folder, manifest.dense, connection(settings)),
+    )
+
+
+def assemble(
+    manifest: Manifest,
+    store: PassageStore,
+    keyword: KeywordSearch,
+    clusters: Clusters,
+    feedback: FeedbackWords | None,
+    terms: LearnedTerms,
+    load_dense: Callable[[], DenseBackend],
+) -> Version:
+    """A version of these parts, with its documents and each row's document read from the
+    store (a document's passages are consecutive rows)."""
     documents = [_document_info(d) for d in store.documents()]
     index = {d.doc_id: i for i, d in enumerate(documents)}
     row_documents = np.array([index[x] for x in store.passage_doc_ids()], np.int32)
     return Version(
         manifest=manifest,
         store=store,
-        keyword=parts.keyword,
+        keyword=keyword,
         clusters=clusters,
         feedback=feedback,
-        terms=LearnedTerms.load(folder),
+        terms=terms,
         calibration=DenseCalibration.from_dict(manifest.dense_calibration),
         documents=documents,
         row_documents=row_documents,
-        load_dense=lambda: load_backend(folder, manifest.dense, connection(settings)),
+        load_dense=load_dense,
     )
 
 

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from indexer.build import build_index, rollback_index
@@ -25,10 +26,13 @@ from indexer.catalog import catalog
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
 from indexer.milvus.catalog import ALIAS_TTL_S, PUBLISHED_FILE
+from indexer.milvus.dense import MilvusBackend
+from indexer.milvus.replica import Collections
 from indexer.schemas import Filters, SearchRequest, SearchResponse
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.version import layout
+from indexer.version.version import Version
 from indexer.versions import IndexDir
 from tests.conftest import ROOT, LiveServer, seeded_index
 
@@ -75,11 +79,10 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     assert served.current_name() == version
     replica = Searcher(served.open(version), embedder, index_settings)
     assert replica.version.name == version
-    # the replica's folder is a cache of the version's files, fetched from Milvus: the
-    # vectors to rescore with and the vocabulary, not the passages or the keyword postings
-    kept = {p.name for p in (tmp_path / "replica").rglob("*") if p.is_file()}
-    assert {"dense_vectors.npy", "vocab.index.json"} <= kept
-    assert not kept & {"store.sqlite", "data.csc.index.npy"}
+    # the replica holds nothing on disk, and in memory nothing per passage or window but
+    # what it derives from the documents (each row's document)
+    assert not (tmp_path / "replica").exists() or not any((tmp_path / "replica").rglob("*"))
+    _assert_holds_nothing_per_passage(replica.version)
     for q in QUERIES:
         for mode in ("keyword", "dense", "hybrid"):
             for f in FILTERS:
@@ -90,6 +93,19 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     assert replica.document(hit.document.doc_id) == local.document(hit.document.doc_id)
     assert replica.passage("no-such-passage") is None
     assert replica.facets() == local.facets()
+
+
+def _assert_holds_nothing_per_passage(version: Version) -> None:
+    """No array of the version's parts has a value per passage or per window (a replica reads
+    those from Milvus per query); ``row_documents`` is the documents' spans, spelled out."""
+    windows = version.manifest.windows
+    sizes = {version.passages, windows}
+    parts = [version.store, version.keyword, version.clusters, version.feedback, version.dense]
+    for part in parts:
+        for name, value in vars(part).items():
+            if isinstance(value, np.ndarray):
+                assert len(value) not in sizes or len(value) <= 1, (type(part).__name__, name)
+    assert isinstance(version.dense, MilvusBackend)
 
 
 def _serving(live: LiveIndex, version: str) -> Searcher:
@@ -116,11 +132,8 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
         tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri, keep_versions=1
     )
     first = build_index([corpus], settings, embedder=embedder).version
-    first_names = set(
-        json.loads(
-            (IndexDir(settings.index_dir).current_path() / PUBLISHED_FILE).read_text()
-        ).values()
-    )
+    published = IndexDir(settings.index_dir).current_path() / PUBLISHED_FILE
+    first_names = set(Collections(json.loads(published.read_text())["passages"]).all())
     live = LiveIndex(_replica(tmp_path, uri), embedder)
     assert live.get().version.name == first
 
@@ -139,7 +152,8 @@ def test_reindex_on_milvus_moves_the_alias_replicas_follow_and_rollback_moves_it
     third = build_index(None, settings, embedder=embedder).version
     left = _collections(uri)
     assert not first_names & left
-    assert len(left) == 6  # windows, passages and meta of the second and the third
+    # windows, passages, documents, terms and meta of the second and the third
+    assert len(left) == 10
 
     assert live.catalog.versions() == [second.version, third]
     assert rollback_index(settings) == second.version
@@ -366,7 +380,7 @@ def test_a_build_killed_while_writing_to_milvus_leaves_the_alias_and_is_cleaned_
         report = build_index(None, settings, embedder=embedder)
         assert report.version != first
         now = set(milvus.list_collections())
-        assert before < now and len(now - before) == 3  # the new version's, nothing left over
+        assert before < now and len(now - before) == 5  # the new version's, nothing left over
         assert milvus.describe_alias("govspeech")["collection_name"] in now - before
         milvus.close()
     finally:

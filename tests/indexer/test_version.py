@@ -53,7 +53,12 @@ def test_a_catalog_opens_a_typed_version_whose_parts_agree(index_settings: Setti
     version = cat.open(cat.current_name())
     assert isinstance(version, Version) and version.name == cat.current_name()
     n = version.passages
-    assert n == version.manifest.passages == len(version.keyword) == len(version.clusters)
+    assert (
+        n
+        == version.manifest.passages
+        == len(version.keyword)
+        == len(version.clusters.of(np.arange(n)))
+    )
     assert version.row_documents.max() < len(version.documents) == version.manifest.documents
     assert version.feedback is not None and version.terms is not None
     assert version.problem() is None  # the dense part is not read until a query needs it

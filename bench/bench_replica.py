@@ -1,0 +1,77 @@
+"""Benchmark: what a Milvus replica holds and asks for, in this process.
+
+Opens the version the alias names, as a service does, with an empty folder of its own;
+prints how long opening took, what the folder holds after it, the Milvus calls each
+query makes (by collection: passages, windows) in each mode, and passages whose dense
+score had to be read back from vectors (a FLAT search should leave none). Latency and
+memory of a replica as a service: ``bench/bench_http.py`` with the same environment.
+
+    GOVSPEECH_MILVUS_URI=http://127.0.0.1:19530 .venv/bin/python bench/bench_replica.py \
+        [--eval ../shared/eval/dev.jsonl] [--modes keyword,dense,hybrid]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from indexer.catalog import catalog
+from indexer.embed import load_embedder
+from indexer.milvus.client import CALLS
+from indexer.schemas import SearchRequest
+from indexer.search import Searcher
+from indexer.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
+    ap.add_argument("--modes", default="keyword,dense,hybrid")
+    args = ap.parse_args()
+    lines = args.eval.read_text(encoding="utf-8").splitlines()
+    queries = [json.loads(line)["query"] for line in lines if line.strip()]
+
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings(index_dir=Path(folder), catalog="milvus")
+        served = catalog(settings)
+        started = time.perf_counter()
+        version = served.open(served.current_name())
+        dense = version.dense
+        opened = time.perf_counter() - started
+        held = [p for p in Path(folder).rglob("*") if p.is_file()]
+        print(
+            f"version {version.name}: {version.passages:,} passages, "
+            f"{version.manifest.windows:,} windows, {len(version.documents):,} documents; "
+            f"opened in {opened:.1f} s; its folder holds {len(held)} files "
+            f"({sum(p.stat().st_size for p in held):,} bytes)"
+        )
+        searcher = Searcher(version, load_embedder(settings), settings)
+        for mode in args.modes.split(","):
+            calls: dict[str, list[int]] = {"passages": [], "windows": []}
+            took = []
+            before_read = dense.read_back
+            for q in queries:
+                seen = dict(CALLS)
+                t0 = time.perf_counter()
+                searcher.search(SearchRequest(q=q, mode=mode, k=10))
+                took.append((time.perf_counter() - t0) * 1000)
+                for kind in calls:
+                    calls[kind].append(CALLS[kind] - seen.get(kind, 0))
+            per = ", ".join(
+                f"{kind} {statistics.mean(n):.1f} (max {max(n)})" for kind, n in calls.items()
+            )
+            print(
+                f"{mode}: {len(queries)} queries, Milvus calls per query: {per}; "
+                f"in-process p50 {statistics.median(took):.0f} ms; "
+                f"passages read back {dense.read_back - before_read}"
+            )
+
+
+if __name__ == "__main__":
+    main()
