@@ -271,15 +271,38 @@ class MilvusKeyword(TermStats):
         return KeywordHits(rows, scores, lambda of: self._scores_of(weights, of))
 
     def _scores_of(self, weights: dict[int, float], rows: np.ndarray) -> np.ndarray:
-        """BM25 of ``rows`` from their stored postings (the query's terms only)."""
+        """BM25 of ``rows`` (the query's terms only), summed by the server: a sparse search
+        restricted to them. Reading their postings back instead cost ~0.2 ms a row, and an
+        exact term asks for every row that contains it."""
         out = np.zeros(len(rows), dtype=np.float32)
         if not weights or not len(rows):
             return out
-        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "terms"])
-        postings = {int(e["row"]): e["terms"] for e in found}
+        wanted = np.unique(np.asarray(rows, dtype=np.int64))
+        # every passage holding one of the terms, when they are few (one search, no filter:
+        # a filter listing thousands of rows costs Milvus more than the search itself)
+        holding = int(sum(int(self.df[t]) for t in weights))
+        parts = (
+            [None] if holding <= MAX_LIMIT else np.array_split(wanted, -(-len(wanted) // MAX_LIMIT))
+        )
+        found: dict[int, float] = {}
+        for part in parts:
+            hits = loaded_call(
+                self._milvus,
+                self._uri,
+                self._collection,
+                lambda part=part: self._milvus.search(
+                    self._collection,
+                    data=[weights],
+                    anns_field="terms",
+                    limit=max(1, holding) if part is None else len(part),
+                    filter="" if part is None else row_filter(part),
+                    search_params={"metric_type": "IP"},
+                    output_fields=["row"],
+                ),
+            )[0]
+            found.update((int(h["row"]), float(h["distance"])) for h in hits)
         for i, row in enumerate(np.asarray(rows).tolist()):
-            terms = postings.get(row, {})
-            out[i] = sum(w * terms.get(t, 0.0) for t, w in weights.items())
+            out[i] = found.get(row, 0.0)
         return out
 
 
