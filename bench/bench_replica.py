@@ -1,7 +1,7 @@
 """Benchmark: what a Milvus replica holds and asks for, in this process.
 
 Opens the version the alias names, as a service does, with an empty folder of its own;
-prints how long opening took, what the folder holds after it, the Milvus calls each
+prints how long opening took, what the folder holds after it, its memory, the Milvus calls each
 query makes (by collection: passages, windows) in each mode, and passages whose dense
 score had to be read back from vectors (a FLAT search should leave none). Latency and
 memory of a replica as a service: ``bench/bench_http.py`` with the same environment.
@@ -45,11 +45,12 @@ def main() -> None:
         dense = version.dense
         opened = time.perf_counter() - started
         held = [p for p in Path(folder).rglob("*") if p.is_file()]
+        opened_rss = rss_mb()
         print(
             f"version {version.name}: {version.passages:,} passages, "
             f"{version.manifest.windows:,} windows, {len(version.documents):,} documents; "
             f"opened in {opened:.1f} s; its folder holds {len(held)} files "
-            f"({sum(p.stat().st_size for p in held):,} bytes)"
+            f"({sum(p.stat().st_size for p in held):,} bytes); RSS {opened_rss:.0f} MB"
         )
         searcher = Searcher(version, load_embedder(settings), settings)
         for mode in args.modes.split(","):
@@ -71,6 +72,15 @@ def main() -> None:
                 f"in-process p50 {statistics.median(took):.0f} ms; "
                 f"passages read back {dense.read_back - before_read}"
             )
+        print(f"RSS after the queries (model and passage text loaded): {rss_mb():.0f} MB")
+
+
+def rss_mb() -> float:
+    """This process's resident memory now."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 if __name__ == "__main__":

@@ -268,12 +268,15 @@ class Searcher:
         ranked, message = pool.ranked, pool.message
         if intent is not None and intent.notes:
             message = "; ".join([*intent.notes, *([message] if message else [])])
+        # counted before the page: the page's rows are among the matching ones, so a store
+        # that reads clusters remotely reads them once
+        matching = None if pool.matched is None else self._results.count(pool.matched, req.collapse)
         hits, ranked_groups = self._results.page(req, ranked, pool.marked)
         _within(started, budget)
-        if pool.matched is None:  # the ranking is all that is known: it may stop at its limit
+        if matching is None:  # the ranking is all that is known: it may stop at its limit
             total, capped = ranked_groups, len(ranked.rows) >= MAX_HITS
         else:
-            total = max(self._results.count(pool.matched, req.collapse), ranked_groups)
+            total = max(matching, ranked_groups)
             capped = total > ranked_groups
         if not hits and message is None:
             message = "no passage matches" + (

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -45,16 +46,18 @@ _INSERT_CHUNK = 2_048
 _NO_TERM = 2**31 - 2
 
 
-def write_passages(
-    milvus: MilvusClient,
-    uri: str,
-    name: str,
-    store: Store,
-    keyword: KeywordIndex,
-    clusters: np.ndarray,
-    feedback: FeedbackWords | None,
-) -> int:
-    """Create collection ``name`` with every passage of ``store``, its BM25 postings, its
+@dataclass(frozen=True, slots=True)
+class PassageParts:
+    """What a passages collection is written from: the local version's parts."""
+
+    store: Store
+    keyword: KeywordIndex
+    clusters: np.ndarray
+    feedback: FeedbackWords | None
+
+
+def write_passages(milvus: MilvusClient, uri: str, name: str, parts: PassageParts) -> int:
+    """Create collection ``name`` with every passage of the store, its BM25 postings, its
     near-duplicate cluster and its feedback words' weights.
 
     Returns the number of passages written; a failure drops what was written.
@@ -79,7 +82,7 @@ def write_passages(
         milvus.create_collection(name, schema=schema, index_params=index)
     try:
         with reaching(uri):
-            written = _fill(milvus, name, store, keyword, clusters, feedback)
+            written = _fill(milvus, name, parts)
             milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
             wait_indexed(milvus, name)
             milvus.load_collection(name)
@@ -90,24 +93,18 @@ def write_passages(
     return written
 
 
-def _fill(
-    milvus: MilvusClient,
-    name: str,
-    store: Store,
-    keyword: KeywordIndex,
-    clusters: np.ndarray,
-    feedback: FeedbackWords | None,
-) -> int:
+def _fill(milvus: MilvusClient, name: str, parts: PassageParts) -> int:
     """Insert every passage with its postings; rows are the keyword index's positions."""
+    store, feedback = parts.store, parts.feedback
     batch: list[dict[str, Any]] = []
     written = 0
-    for row, (terms, scores) in enumerate(keyword.postings()):
+    for row, (terms, scores) in enumerate(parts.keyword.postings()):
         pairs = feedback.postings([row]) if feedback is not None else np.empty(0, POSTING)
         batch.append(
             {
                 "row": row,
                 "terms": sparse_postings(terms, scores),
-                "cluster": int(clusters[row]),
+                "cluster": int(parts.clusters[row]),
                 "feedback": sparse_postings(pairs["word"], pairs["weight"]),
             }
         )
@@ -307,20 +304,33 @@ class MilvusKeyword(TermStats):
 
 
 class MilvusClusters:
-    """:class:`indexer.version.version.Clusters` from the passages collection's ``cluster``."""
+    """:class:`indexer.version.version.Clusters` from the passages collection's ``cluster``.
+
+    Labels read are kept (up to :data:`_KNOWN` rows, then forgotten at once): a search
+    counts the clusters of every matching row, then folds its page, whose rows are among
+    them, so the page costs no second call.
+    """
+
+    _KNOWN = 1 << 18
 
     def __init__(self, milvus: MilvusClient, uri: str, collection: str) -> None:
         self._milvus = milvus
         self._uri = uri
         self._collection = collection
+        self._known: dict[int, int] = {}
 
     def of(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
-        if not rows.size:
-            return np.empty(0, np.int64)
-        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", "cluster"])
-        label = {int(e["row"]): int(e["cluster"]) for e in found}
-        return np.array([label[r] for r in rows.tolist()], np.int64)
+        known = self._known
+        missing = [r for r in rows.tolist() if r not in known]
+        if missing:
+            found = query_rows(
+                self._milvus, self._uri, self._collection, missing, ["row", "cluster"]
+            )
+            if len(known) + len(found) > self._KNOWN:
+                known = self._known = {}
+            known.update((int(e["row"]), int(e["cluster"])) for e in found)
+        return np.array([known[r] for r in rows.tolist()], np.int64)
 
 
 class MilvusFeedback(FeedbackWords):

@@ -38,12 +38,14 @@ from indexer.milvus.passages import (
     MilvusFeedback,
     MilvusKeyword,
     MilvusStore,
+    PassageParts,
     write_passages,
 )
 from indexer.store import Store
 from indexer.terms import LearnedTerms
 from indexer.version import layout
 from indexer.version.version import Version, assemble
+from indexer.versions import IndexNotFound
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient
@@ -52,6 +54,8 @@ _INSERT_CHUNK = 2_048
 _DONE = "#done"
 _BODY = 65_535  # a VARCHAR's bytes
 _TERM_FIELDS = ["term", "id", "df", "term_max", "feedback", "learned"]
+#: The meta collection's records besides ``#done`` (written in this order, ``#done`` last).
+_RECORDS = ("manifest", "dense", "keyword", "feedback")
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,8 @@ def write_version(milvus: MilvusClient, uri: str, names: Collections, folder: Pa
         if clusters is None:
             clusters = dedup.clusters([t for _, t in store.passage_texts()])
         feedback = FeedbackWords.load(folder)
-        written = write_passages(milvus, uri, names.passages, store, keyword, clusters, feedback)
+        parts = PassageParts(store, keyword, clusters, feedback)
+        written = write_passages(milvus, uri, names.passages, parts)
         documents = list(store.documents())
     finally:
         store.close()
@@ -250,13 +255,22 @@ def read_version(milvus: MilvusClient, connection: Connection, names: Collection
     """The version in ``names``, read from Milvus alone."""
     uri = connection.uri
     with reaching(uri):
+        if milvus.has_collection(names.meta) and not milvus.has_collection(names.terms):
+            raise IndexNotFound(
+                f"the version in {names.passages} was published by an older govspeech (its "
+                "files in chunks, read by a copy on each replica): rebuild it with "
+                "GOVSPEECH_CATALOG=milvus govspeech index --full"
+            )
         for name in names.all():
             if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus has no collection {name}")
             milvus.load_collection(name)
+        keys = json.dumps([*_RECORDS, _DONE])
         meta = {
             e["key"]: json.loads(e["body"])
-            for e in milvus.query(names.meta, filter='key != ""', output_fields=["key", "body"])
+            for e in milvus.query(
+                names.meta, filter=f"key in {keys}", output_fields=["key", "body"]
+            )
         }
         if _DONE not in meta:
             raise BackendUnavailable(f"Milvus collection {names.meta} is incomplete")

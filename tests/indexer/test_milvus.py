@@ -33,7 +33,7 @@ from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.version import layout
 from indexer.version.version import Version
-from indexer.versions import IndexDir
+from indexer.versions import IndexDir, IndexNotFound
 from tests.conftest import ROOT, LiveServer, seeded_index
 
 HAS_MILVUS = importlib.util.find_spec("pymilvus") is not None
@@ -93,6 +93,15 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     assert replica.document(hit.document.doc_id) == local.document(hit.document.doc_id)
     assert replica.passage("no-such-passage") is None
     assert replica.facets() == local.facets()
+
+    # a version published by an older govspeech (files in chunks, no terms collection) is
+    # refused with what to do, not retried as if Milvus were away
+    from pymilvus import MilvusClient
+
+    target = MilvusClient(uri).describe_alias("govspeech")["collection_name"]
+    MilvusClient(uri).drop_collection(Collections(target).terms)
+    with pytest.raises(IndexNotFound, match=r"older govspeech.*--full"):
+        served.open(version)
 
 
 def _assert_holds_nothing_per_passage(version: Version) -> None:
