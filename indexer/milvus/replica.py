@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from indexer import dedup
 from indexer.dense import BackendSpec, Connection
 from indexer.dense.base import BackendUnavailable
 from indexer.feedback import FeedbackWords
@@ -93,8 +94,6 @@ def write_version(milvus: MilvusClient, uri: str, names: Collections, folder: Pa
     store = Store(folder / layout.STORE)
     try:
         keyword = KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True)
-        from indexer import dedup
-
         clusters = dedup.load(folder)
         if clusters is None:
             clusters = dedup.clusters([t for _, t in store.passage_texts()])
