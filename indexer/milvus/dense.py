@@ -85,8 +85,6 @@ class MilvusBackend:
         self._uri = uri
         self._collection = collection
         self._passages = passages
-        #: passages scored from their vectors read back (a FLAT search should leave none)
-        self.read_back = 0
 
     @classmethod
     def build(
@@ -175,10 +173,6 @@ class MilvusBackend:
             with reaching(connection.uri):
                 client(connection).drop_collection(name)
 
-    @property
-    def collection(self) -> str:
-        return self._collection
-
     def save(self, directory: Path) -> None:
         text = json.dumps({"collection": self._collection, "passages": self._passages})
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
@@ -225,9 +219,11 @@ class MilvusBackend:
             found = self._best_windows(queries, len(part), row_filter(part), "exact")
             for j, (got, scores) in enumerate(found):
                 best[np.searchsorted(wanted, got), j] = scores
-        missing = np.flatnonzero(np.isnan(best).any(axis=1))
-        if missing.size:  # never seen: a FLAT search is exhaustive
-            best[missing] = self._read_back(queries, wanted[missing])
+        missing = int(np.isnan(best).any(axis=1).sum())
+        if missing:  # a FLAT search is exhaustive: a passage without a window is a broken copy
+            raise BackendUnavailable(
+                f"Milvus collection {self._collection} has no window for {missing} passages"
+            )
         return best[np.searchsorted(wanted, rows)]
 
     def _best_windows(
@@ -257,24 +253,6 @@ class MilvusBackend:
             )
             for one in hits
         ]
-
-    def _read_back(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Best-window cosines of ``rows`` from their windows' vectors (what the walk missed)."""
-        self.read_back += len(rows)
-        found = self._call(
-            lambda: self._client.query(
-                self._collection,
-                filter=row_filter(rows),
-                output_fields=["row", "exact"],
-                limit=MAX_LIMIT,
-            )
-        )
-        out = np.full((len(rows), len(queries)), -1.0, np.float32)
-        at = {int(r): i for i, r in enumerate(rows.tolist())}
-        for e in found:
-            i = at[int(e["row"])]
-            out[i] = np.maximum(out[i], np.asarray(e["exact"], np.float32) @ queries.T)
-        return out
 
     def _call(self, call: Any) -> Any:
         return loaded_call(self._client, self._uri, self._collection, call)

@@ -321,16 +321,17 @@ class MilvusClusters:
 
     def of(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.int64)
+        asked = rows.tolist()
         known = self._known
-        missing = [r for r in rows.tolist() if r not in known]
+        missing = [r for r in asked if r not in known]
+        if len(known) + len(missing) > self._KNOWN:  # forget all, then read all these rows
+            known = self._known = {}
+            missing = asked
         if missing:
-            found = query_rows(
-                self._milvus, self._uri, self._collection, missing, ["row", "cluster"]
-            )
-            if len(known) + len(found) > self._KNOWN:
-                known = self._known = {}
+            fields = ["row", "cluster"]
+            found = query_rows(self._milvus, self._uri, self._collection, missing, fields)
             known.update((int(e["row"]), int(e["cluster"])) for e in found)
-        return np.array([known[r] for r in rows.tolist()], np.int64)
+        return np.array([known[r] for r in asked], np.int64)
 
 
 class MilvusFeedback(FeedbackWords):

@@ -27,6 +27,7 @@ from indexer.embed import Embedder
 from indexer.live import LiveIndex
 from indexer.milvus.catalog import ALIAS_TTL_S, PUBLISHED_FILE
 from indexer.milvus.dense import MilvusBackend
+from indexer.milvus.passages import MilvusClusters
 from indexer.milvus.replica import Collections
 from indexer.schemas import Filters, SearchRequest, SearchResponse
 from indexer.search import Searcher
@@ -68,8 +69,14 @@ def _replica(tmp_path: Path, uri: str) -> Settings:
 
 
 def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
-    tmp_path: Path, slice_dir: Path, index_settings: Settings, embedder: Embedder
+    tmp_path: Path,
+    slice_dir: Path,
+    index_settings: Settings,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the replica's memo of cluster labels forgets everything many times over below
+    monkeypatch.setattr(MilvusClusters, "_KNOWN", 64)
     uri = str(tmp_path / "milvus.db")
     settings = seeded_index(tmp_path / "index", index_settings, catalog="milvus", milvus_uri=uri)
     assert settings.dense_index == "milvus"

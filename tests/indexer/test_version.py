@@ -16,7 +16,7 @@ from indexer.schemas import SearchRequest
 from indexer.search import Searcher
 from indexer.settings import Settings
 from indexer.version import layout
-from indexer.version.version import Version, open_version
+from indexer.version.version import ClusterArray, Version, open_version
 from indexer.versions import IndexDir
 from tests.conftest import ROOT
 
@@ -52,13 +52,9 @@ def test_a_catalog_opens_a_typed_version_whose_parts_agree(index_settings: Setti
     cat = LocalCatalog(index_settings)
     version = cat.open(cat.current_name())
     assert isinstance(version, Version) and version.name == cat.current_name()
+    assert isinstance(version.clusters, ClusterArray)
     n = version.passages
-    assert (
-        n
-        == version.manifest.passages
-        == len(version.keyword)
-        == len(version.clusters.of(np.arange(n)))
-    )
+    assert n == version.manifest.passages == len(version.keyword) == len(version.clusters.labels)
     assert version.row_documents.max() < len(version.documents) == version.manifest.documents
     assert version.feedback is not None and version.terms is not None
     assert version.problem() is None  # the dense part is not read until a query needs it
