@@ -18,7 +18,7 @@ compared. Candidates are checked by exact Jaccard and joined (union-find).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -143,6 +143,13 @@ def load(directory: Path) -> np.ndarray | None:
     """The stored clusters, or None for a version built before they were stored."""
     path = directory / FILE_NAME
     return np.load(path) if path.is_file() else None
+
+
+def of_version(directory: Path, texts: Callable[[], Iterable[tuple[int, str]]]) -> np.ndarray:
+    """The clusters stored in ``directory``, else found from the passages' ``(row, text)``
+    (a version built before they were stored)."""
+    stored = load(directory)
+    return stored if stored is not None else clusters([t for _, t in texts()])
 
 
 def _similar(a: np.ndarray, b: np.ndarray) -> bool:

@@ -94,10 +94,8 @@ def write_version(milvus: MilvusClient, uri: str, names: Collections, folder: Pa
     store = Store(folder / layout.STORE)
     try:
         keyword = KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True)
-        clusters = dedup.load(folder)
-        if clusters is None:
-            clusters = dedup.clusters([t for _, t in store.passage_texts()])
         feedback = FeedbackWords.load(folder)
+        clusters = dedup.of_version(folder, store.passage_texts)
         parts = PassageParts(store, keyword, clusters, feedback)
         written = write_passages(milvus, uri, names.passages, parts)
         documents = list(store.documents())

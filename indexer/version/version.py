@@ -121,9 +121,6 @@ def open_version(folder: Path, settings: Settings) -> Version:
     # mapped, not read: worker processes share one copy in the page cache (laws: 61 MB
     # each), and the columns a query needs are read at memory speed
     store = Store(folder / layout.STORE)
-    labels = dedup.load(folder)
-    if labels is None:  # a version from before clusters were stored
-        labels = dedup.clusters([t for _, t in store.passage_texts()])
     feedback = FeedbackWords.load(folder)
     if feedback is None and settings.feedback_passages:
         log.warning(
@@ -135,7 +132,7 @@ def open_version(folder: Path, settings: Settings) -> Version:
         manifest,
         store,
         KeywordIndex.load(folder / layout.Keyword.FOLDER, mmap=True),
-        ClusterArray(labels),
+        ClusterArray(dedup.of_version(folder, store.passage_texts)),
         feedback,
         LearnedTerms.load(folder),
         lambda: load_backend(folder, manifest.dense, connection(settings)),
