@@ -22,7 +22,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from indexer.keyword import KeywordSearch
-from indexer.query import PassageText
+from indexer.query import TextIndex
 
 __all__ = ["ExactTerms"]
 
@@ -40,7 +40,7 @@ def idf(n: int, df: int) -> float:
 class ExactTerms:
     """Scores of exact terms over one version's passage text and keyword index."""
 
-    def __init__(self, text: PassageText, words: KeywordSearch | None = None) -> None:
+    def __init__(self, text: TextIndex, words: KeywordSearch | None = None) -> None:
         self._text = text
         self._words = words
         self._lock = threading.Lock()
@@ -68,8 +68,8 @@ class ExactTerms:
         if not len(rows):
             return rows, tf
         n = len(self._text)
-        lengths = self._text.lengths
-        norm = K1 * (1.0 - B + B * lengths[rows] / max(float(lengths.mean()), 1.0))
+        lengths = self._text.lengths_of(rows)
+        norm = K1 * (1.0 - B + B * lengths / max(self._text.mean_length, 1.0))
         part = tf / (tf + norm)
         words = self._words
         if words is not None and (tid := words.vocab.get(term)) is not None:

@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from indexer.textnorm import normalize_for_match
 _CLOSING = {'"': '"', "“": "”", "「": "」", "『": "』"}
 _STRAY = {"”", "」", "』"}
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
-#: Needles whose rows :meth:`PassageText.postings` keeps (a few MB on the laws).
+#: Needles whose rows :meth:`FoundText.postings` keeps (a few MB on the laws).
 _CACHED = 256
 
 
@@ -123,84 +124,88 @@ def matching_form(phrase: str) -> str:
     return re.sub(rf"(?<=[{_HAN}]) (?=[{_HAN}])", "", folded)
 
 
-class PassageText:
-    """Every passage in matching form, in one string, to find phrases in.
+class TextIndex(Protocol):
+    """Every passage's text in one matching form, to find phrases and exact terms in.
 
-    Built on first use from the store (0.3 s and ~3 MB for the 7,945-passage
-    demo; the 147 k-passage laws would take ~5 s and ~60 MB), so searches
-    without quotes or exclusions never pay for it. ``str.find`` runs in C; a
-    NUL, which no query holds, separates passages so no match spans two.
+    In memory (:class:`PassageText`, a local version) or in a vector database's text field
+    (:class:`indexer.milvus.text.MilvusText`, a replica that holds no text).
     """
 
-    def __init__(
-        self,
-        texts: Callable[[], Iterable[tuple[int, str]]],
-        n: int,
-        form: Callable[[str], str] = normalize_for_match,
-    ) -> None:
-        """``form``: how a passage is folded before matching (``compact_form`` also drops
-        punctuation and spaces, for text pasted with other punctuation)."""
-        self._texts = texts
+    def __len__(self) -> int: ...
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Characters of every passage (what trends divide by)."""
+        ...
+
+    @property
+    def mean_length(self) -> float:
+        """Average characters of a passage (exact terms' BM25 length norm)."""
+        ...
+
+    def lengths_of(self, rows: np.ndarray) -> np.ndarray:
+        """Characters of each of ``rows``."""
+        ...
+
+    def text(self, row: int) -> str:
+        """One passage in this matching form."""
+        ...
+
+    def postings(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows that contain ``needle`` (ascending) and how often each does."""
+        ...
+
+    def containing(self, needle: str) -> np.ndarray:
+        """Bool mask of the passages that contain ``needle``."""
+        ...
+
+    def mask(
+        self, parsed: ParsedQuery, check: Callable[[], None] | None = None
+    ) -> np.ndarray | None:
+        """Rows holding every phrase and no excluded word; None when the query has neither."""
+        ...
+
+
+class FoundText:
+    """What every :class:`TextIndex` derives from finding a needle (:meth:`_find`): the last
+    :data:`_CACHED` needles' postings kept (a research view asks for the same terms many
+    times, paging a query asks again), masks of needles, phrases and exclusions."""
+
+    def __init__(self, n: int) -> None:
         self._n = n
-        self._form = form
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._joined: str | None = None
-        self._starts = np.zeros(0, np.int64)
-        self._lengths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._n
 
-    @property
-    def lengths(self) -> np.ndarray:
-        """Characters of each passage's matching form: the text size trends divide by, and the
-        passage length exact terms' BM25 normalises by."""
-        self._load()
-        if self._lengths is None:
-            self._lengths = np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
-        return self._lengths
-
-    def text(self, row: int) -> str:
-        """One passage's matching form."""
-        joined = self._load()
-        start = int(self._starts[row])
-        end = int(self._starts[row + 1]) - 1 if row + 1 < self._n else len(joined)
-        return joined[start:end]
-
-    def containing(self, phrase: str) -> np.ndarray:
-        """Bool mask of the passages whose matching form contains ``phrase``."""
-        out = np.zeros(self._n, dtype=bool)
-        out[self.postings(phrase)[0]] = True
-        return out
+    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose text contains ``needle`` (ascending) and its occurrences in each."""
+        raise NotImplementedError
 
     def postings(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose matching form contains ``needle`` (ascending) and how often each does.
 
         Exact wherever the needle stands, inside longer words too: what keyword
-        search scores a query's terms by. The last ``_CACHED`` needles' answers
-        are kept (a research view asks for the same terms many times, paging
-        a query asks again).
+        search scores a query's terms by.
         """
         with self._lock:
             found = self._cache.get(needle)
             if found is not None:
                 self._cache.move_to_end(needle)
                 return found
-        joined = self._load()
-        if needle:
-            at = np.fromiter((m.start() for m in re.finditer(re.escape(needle), joined)), np.int64)
-        else:
-            at = np.empty(0, np.int64)
-        rows, tf = np.unique(
-            np.searchsorted(self._starts, at, side="right") - 1, return_counts=True
-        )
-        found = (rows, tf.astype(np.float32))
+        found = self._find(needle) if needle else (np.empty(0, np.int64), np.empty(0, np.float32))
         with self._lock:
             self._cache[needle] = found
             while len(self._cache) > _CACHED:
                 self._cache.popitem(last=False)
         return found
+
+    def containing(self, phrase: str) -> np.ndarray:
+        """Bool mask of the passages whose matching form contains ``phrase``."""
+        out = np.zeros(self._n, dtype=bool)
+        out[self.postings(phrase)[0]] = True
+        return out
 
     def mask(
         self, parsed: ParsedQuery, check: Callable[[], None] | None = None
@@ -221,6 +226,62 @@ class PassageText:
             if check is not None:
                 check()
         return keep
+
+
+class PassageText(FoundText):
+    """Every passage in matching form, in one string, to find phrases in.
+
+    Built on first use from the store (0.3 s and ~3 MB for the 7,945-passage
+    demo; the 147 k-passage laws would take ~5 s and ~60 MB), so searches
+    without quotes or exclusions never pay for it. ``str.find`` runs in C; a
+    NUL, which no query holds, separates passages so no match spans two.
+    """
+
+    def __init__(
+        self,
+        texts: Callable[[], Iterable[tuple[int, str]]],
+        n: int,
+        form: Callable[[str], str] = normalize_for_match,
+    ) -> None:
+        """``form``: how a passage is folded before matching (``compact_form`` also drops
+        punctuation and spaces, for text pasted with other punctuation)."""
+        super().__init__(n)
+        self._texts = texts
+        self._form = form
+        self._joined: str | None = None
+        self._starts = np.zeros(0, np.int64)
+        self._lengths: np.ndarray | None = None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Characters of each passage's matching form: the text size trends divide by, and the
+        passage length exact terms' BM25 normalises by."""
+        self._load()
+        if self._lengths is None:
+            self._lengths = np.diff(np.append(self._starts, len(self._joined or "") + 1)) - 1
+        return self._lengths
+
+    @property
+    def mean_length(self) -> float:
+        return float(self.lengths.mean()) if self._n else 0.0
+
+    def lengths_of(self, rows: np.ndarray) -> np.ndarray:
+        return self.lengths[np.asarray(rows, dtype=np.int64)]
+
+    def text(self, row: int) -> str:
+        """One passage's matching form."""
+        joined = self._load()
+        start = int(self._starts[row])
+        end = int(self._starts[row + 1]) - 1 if row + 1 < self._n else len(joined)
+        return joined[start:end]
+
+    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
+        joined = self._load()
+        at = np.fromiter((m.start() for m in re.finditer(re.escape(needle), joined)), np.int64)
+        rows, tf = np.unique(
+            np.searchsorted(self._starts, at, side="right") - 1, return_counts=True
+        )
+        return rows, tf.astype(np.float32)
 
     def _load(self) -> str:
         with self._lock:

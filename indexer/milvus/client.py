@@ -67,7 +67,7 @@ def loaded_call(milvus: MilvusClient, uri: str, collection: str, call: Callable[
     first (without this, searches failed until the service restarted too)."""
     from pymilvus.exceptions import MilvusException
 
-    CALLS["passages" if collection.endswith("_passages") else "windows"] += 1
+    _count(collection)
     with reaching(uri):
         try:
             return call()
@@ -76,6 +76,48 @@ def loaded_call(milvus: MilvusClient, uri: str, collection: str, call: Callable[
                 raise
             milvus.load_collection(collection)
             return call()
+
+
+def _count(collection: str) -> None:
+    CALLS["passages" if collection.endswith("_passages") else "windows"] += 1
+
+
+def scan(
+    milvus: MilvusClient, uri: str, collection: str, fields: list[str], expression: str = ""
+) -> Iterator[dict[str, Any]]:
+    """Every entity of ``collection`` that ``expression`` keeps (all: ``""``), with ``fields``.
+
+    One query when they are at most :data:`MAX_LIMIT` (what a phrase or a rare term
+    matches); more are paged by the server's query iterator, from the start.
+    """
+    first = loaded_call(
+        milvus,
+        uri,
+        collection,
+        lambda: milvus.query(collection, filter=expression, output_fields=fields, limit=MAX_LIMIT),
+    )
+    if len(first) < MAX_LIMIT:
+        yield from first
+        return
+    pages = loaded_call(
+        milvus,
+        uri,
+        collection,
+        lambda: milvus.query_iterator(
+            collection, batch_size=MAX_LIMIT // 2, filter=expression, output_fields=fields
+        ),
+    )
+    try:
+        while True:
+            _count(collection)
+            with reaching(uri):
+                page = pages.next()
+            if not page:
+                return
+            yield from page
+    finally:
+        with contextlib.suppress(Exception):
+            pages.close()
 
 
 def wait_indexed(milvus: MilvusClient, collection: str, timeout: float = 600.0) -> None:
