@@ -36,6 +36,7 @@ from indexer.dense import DenseBackend, build_backend, resolve  # noqa: E402
 from indexer.dense.base import OWNER_FILE, VECTORS_FILE  # noqa: E402
 from indexer.dense.faiss_backend import FILE_NAME  # noqa: E402
 from indexer.embed import load_embedder  # noqa: E402
+from indexer.filtering import scope_of  # noqa: E402
 from indexer.schemas import Filters  # noqa: E402
 from indexer.search import Searcher  # noqa: E402
 from indexer.settings import Settings  # noqa: E402
@@ -76,7 +77,7 @@ def measure(
         recalls, times = [], []
         for q, want in zip(queries, truth[name], strict=True):
             t0 = time.perf_counter()
-            rows, _ = backend.search(q, NOMINATE, mask)
+            rows, _ = backend.search(q, NOMINATE, scope_of(mask))
             backend.similarity(q[None, :], rng.integers(0, len(backend), RESCORE))
             times.append((time.perf_counter() - t0) * 1000)
             top, tenth = want

@@ -52,6 +52,7 @@ from indexer.embed import Embedder, load_embedder
 from indexer.embed.distributed import PassageEncoder, passage_encoder
 from indexer.errors import UserError
 from indexer.feedback import FeedbackWords
+from indexer.filtering import RowDocuments
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex
 from indexer.manifest import Manifest, model_mismatch
@@ -448,7 +449,12 @@ def _write_dense(
     """The dense index of the window vectors, saved, and the calibration of its scores."""
     spec = resolve(settings.dense_index, len(vectors))
     progress.stage(f"dense index ({spec.describe()}, {len(vectors):,} windows)", None, "steps")
-    dense = build_backend(settings.dense_index, vectors, owner, connection(settings))
+    store = Store(partial / layout.STORE)  # each passage's document: what filters read
+    try:
+        documents = RowDocuments.of_store(store)
+    finally:
+        store.close()
+    dense = build_backend(settings.dense_index, vectors, owner, connection(settings), documents)
     calibration = _calibrate(embedder, Windows(owner), texts, vectors)
     dense.save(partial)
     return dense, calibration

@@ -52,6 +52,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from indexer.filtering import Scope, mask_of
 from indexer.textnorm import normalize_for_match
 from indexer.version import layout
 
@@ -216,10 +217,10 @@ class KeywordSearch(Protocol):
         self,
         terms: Sequence[str],
         k: int,
-        mask: np.ndarray | None = None,
+        scope: Scope | None = None,
         feedback: Feedback | None = None,
     ) -> KeywordHits:
-        """The ``k`` best rows with score > 0 inside ``mask`` (k = 0: none, only ``of``)."""
+        """The ``k`` best rows with score > 0 inside ``scope`` (k = 0: none, only ``of``)."""
         ...
 
     def max_score(self, terms: Sequence[str], feedback: Feedback | None = None) -> float: ...
@@ -377,12 +378,12 @@ class KeywordIndex(TermStats):
         self,
         terms: Sequence[str],
         k: int,
-        mask: np.ndarray | None = None,
+        scope: Scope | None = None,
         feedback: Feedback | None = None,
     ) -> KeywordHits:
         """Top ``k`` rows with score > 0, best first (ties: lower row first), with their scores."""
         scores = self.scores(terms, feedback)
-        rows = self.top(scores, k, mask) if k else np.empty(0, np.int64)
+        rows = self.top(scores, k, mask_of(scope)) if k else np.empty(0, np.int64)
         return KeywordHits(rows, scores[rows], scores.__getitem__, scores)
 
     def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:

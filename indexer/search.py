@@ -1,7 +1,7 @@
 """The searcher: one index version answering keyword, dense and hybrid queries.
 
 A search is a recipe of steps, each in its place: the query is analysed once
-(:mod:`indexer.analysis`) and the analysis handed to every step; filters become a row mask
+(:mod:`indexer.analysis`) and the analysis handed to every step; filters become a scope
 (:mod:`indexer.filtering`) that both retrievers apply *before* taking their top candidates,
 so a filtered query returns the best passages inside the filter, never leftovers of an
 unfiltered top-k; ranking (here) retrieves, fuses and boosts; results
@@ -25,12 +25,12 @@ from indexer.analysis import Analyser, Analysis
 from indexer.chunk import sentence_windows
 from indexer.errors import UserError
 from indexer.exact import ExactTerms
-from indexer.filtering import DocumentFilter
+from indexer.filtering import DocumentFilter, Scope, mask_of, scope_of
 from indexer.fusion import Fused, Ranked, fuse
 from indexer.intent import Intent, IntentReader
 from indexer.keyword import Feedback, KeywordHits, KeywordSearch, top_rows
 from indexer.manifest import model_mismatch
-from indexer.query import ParsedQuery, PassageText, compact_form
+from indexer.query import ParsedQuery
 from indexer.results import Results
 from indexer.schemas import (
     MAX_HITS,
@@ -118,10 +118,9 @@ class Searcher:
         self._results = Results(version)
         #: one passage as a result: marked text, document, neighbours, citation
         self.hit = self._results.hit
-        n = version.passages
-        self._text = PassageText(version.store.passage_texts, n)
+        self._text = version.text
         #: the same without punctuation and spaces: text pasted from elsewhere (origin)
-        self._compact = PassageText(version.store.passage_texts, n, compact_form)
+        self._compact = version.compact
         self.exact = ExactTerms(self._text, version.keyword)
         self._intent: IntentReader | None = None  # built from the facets on first use
         self._analyser = Analyser(self.exact.df, version.keyword, version.terms)
@@ -188,9 +187,9 @@ class Searcher:
         """``text`` cut into windows as a passage is indexed, each as a vector."""
         return self.encode_passages(sentence_windows(text, self.settings.embed_window_chars))
 
-    def dense_nominees(self, vector: np.ndarray, k: int, mask: np.ndarray | None) -> np.ndarray:
-        """The ``k`` rows inside ``mask`` closest to ``vector`` (a passage's best window)."""
-        return self.dense.search(vector, k, mask)[0]
+    def dense_nominees(self, vector: np.ndarray, k: int, scope: Scope | None) -> np.ndarray:
+        """The ``k`` rows inside ``scope`` closest to ``vector`` (a passage's best window)."""
+        return self.dense.search(vector, k, scope)[0]
 
     def dense_similarity(self, vectors: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Raw similarity of each row (its best window) to each vector: rows × vectors."""
@@ -319,18 +318,18 @@ class Searcher:
         check = self.budget(started, budget)
         analysis = analysis or self._check(req, check)
         parsed = analysis.parsed
-        mask = self.mask(req.filters)
+        scope = self.scope(req.filters)
         syntax = self._text.mask(parsed, check)
-        inside = syntax if mask is None else mask if syntax is None else mask & syntax
+        inside = scope_of(syntax) if scope is None else scope.narrowed(syntax)
         message = None
         ranked = Ranked(np.empty(0, np.int64), np.empty(0, np.float32), None, None)
         matched: np.ndarray | None = ranked.rows
         if not analysis.text:  # only exclusions: parsed.notes says so
             pass
-        elif mask is not None and not mask.any():
+        elif scope is not None and not scope.mask.any():
             message = "no passage matches these filters; remove or widen a filter"
-        elif inside is not None and not inside.any():
-            message = _no_phrase_message(parsed, syntax, mask)
+        elif inside is not None and syntax is not None and not inside.mask.any():
+            message = _no_phrase_message(parsed, syntax, mask_of(scope))
         else:
             ranked, matched = self._rank(req, analysis, inside, syntax is not None)
             _within(started, budget)
@@ -356,7 +355,7 @@ class Searcher:
         return self.analyse(req.q, check)
 
     def _rank(
-        self, req: SearchRequest, a: Analysis, mask: np.ndarray | None, restricted: bool
+        self, req: SearchRequest, a: Analysis, scope: Scope | None, restricted: bool
     ) -> tuple[Ranked, np.ndarray | None]:
         """The ranked pool of one query (at most ``MAX_HITS`` passages, the same at every
         offset) and every row that matches it.
@@ -369,18 +368,18 @@ class Searcher:
         """
         depth = MAX_HITS
         if req.mode == "keyword":
-            found = self.keyword_hits(a, depth, mask)
+            found = self.keyword_hits(a, depth, scope)
             kw = self._keyword_norm(a, found.scores)
             ranked = Ranked(found.rows, kw, kw, None)
-            return ranked, _matching(found, mask, restricted)
+            return ranked, _matching(found, scope, restricted)
         qvec = self.embedder.encode_query(a.text)
         nominate = self.settings.candidate_depth
         if req.mode == "dense":
-            dn_rows, dn_scores = self.dense.search(qvec, depth, mask)
+            dn_rows, dn_scores = self.dense.search(qvec, depth, scope)
             dn = self.version.calibration.normalise(dn_scores)
-            matched = np.flatnonzero(mask) if restricted and mask is not None else None
+            matched = scope.rows() if restricted and scope is not None else None
             return Ranked(dn_rows, dn, None, dn), matched
-        dn_rows, feedback, bm25 = self._hybrid_inputs(a, qvec, mask, nominate)
+        dn_rows, feedback, bm25 = self._hybrid_inputs(a, qvec, scope, nominate)
         rows = np.union1d(bm25.rows, dn_rows)
         fused = self._first_containing(a, self._fuse(a, qvec, rows, bm25, feedback))
         keep = slice(0, depth)
@@ -389,16 +388,17 @@ class Searcher:
         )
         # what matches is the query's own words (feedback words only help rank) or the dense
         # side's nominees
-        found = _matching(self.keyword_hits(a, 0, mask), mask, restricted)
+        found = _matching(self.keyword_hits(a, 0, scope), scope, restricted)
         return ranked, None if found is None else np.union1d(found, dn_rows)
 
     def keyword_hits(
-        self, a: Analysis, k: int, mask: np.ndarray | None = None, feedback: Feedback | None = None
+        self, a: Analysis, k: int, scope: Scope | None = None, feedback: Feedback | None = None
     ) -> KeywordHits:
         """BM25 of the query's exact terms (from the passages' text) and of its other terms and
-        ``feedback`` words (from the keyword index): the ``k`` best rows inside ``mask`` and the
-        score of any row (``full``: every row's, where the index computes them all)."""
-        side = self.keyword.search(a.tokens, k, mask, feedback)
+        ``feedback`` words (from the keyword index): the ``k`` best rows inside ``scope`` and
+        the score of any row (``full``: every row's, where the index computes them all)."""
+        side = self.keyword.search(a.tokens, k, scope, feedback)
+        mask = mask_of(scope)
         if not a.units:
             return side
         exact = self.exact.scores(a.units)
@@ -476,21 +476,21 @@ class Searcher:
             ranked.feedback,
         )
 
-    def hybrid_ranking(self, a: Analysis, rows: np.ndarray, mask: np.ndarray | None) -> Fused:
+    def hybrid_ranking(self, a: Analysis, rows: np.ndarray, scope: Scope | None) -> Fused:
         """``rows`` (any number) scored and ordered as a hybrid search would, feedback words
-        taken from the best dense matches inside ``mask``."""
+        taken from the best dense matches inside ``scope``."""
         qvec = self.embedder.encode_query(a.text)
-        _, feedback, bm25 = self._hybrid_inputs(a, qvec, mask, 0)
+        _, feedback, bm25 = self._hybrid_inputs(a, qvec, scope, 0)
         return self._first_containing(a, self._fuse(a, qvec, rows, bm25, feedback))
 
     def _hybrid_inputs(
-        self, a: Analysis, qvec: np.ndarray, mask: np.ndarray | None, k: int
+        self, a: Analysis, qvec: np.ndarray, scope: Scope | None, k: int
     ) -> tuple[np.ndarray, Feedback, KeywordHits]:
         """The dense nominees, the feedback words they give, and BM25 with them: its ``k``
-        best rows inside ``mask`` and the score of any row."""
-        dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, mask)
+        best rows inside ``scope`` and the score of any row."""
+        dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, scope)
         feedback = self._feedback(a, dn_rows)
-        return dn_rows, feedback, self.keyword_hits(a, k, mask, feedback)
+        return dn_rows, feedback, self.keyword_hits(a, k, scope, feedback)
 
     def _fuse(
         self, a: Analysis, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
@@ -528,6 +528,10 @@ class Searcher:
     def mask(self, f: Filters) -> np.ndarray | None:
         """Row mask for the filters, or None when there are none."""
         return self._filter.mask(f)
+
+    def scope(self, f: Filters) -> Scope | None:
+        """The scope of the filters (what retrievers take), or None when there are none."""
+        return scope_of(self.mask(f), f)
 
     # ------------------------------------------------------------------ lookup
     def passage(self, passage_id: str, context: int = 0) -> PassageDetail | None:
@@ -582,15 +586,15 @@ def _with_filters(req: SearchRequest, intent: Intent) -> SearchRequest:
     return req.model_copy(update={"q": intent.query, "filters": BodyFilters(**filters)})
 
 
-def _matching(hits: KeywordHits, mask: np.ndarray | None, restricted: bool) -> np.ndarray | None:
-    """Every row the keyword side matches inside ``mask`` (all of them when phrases or
+def _matching(hits: KeywordHits, scope: Scope | None, restricted: bool) -> np.ndarray | None:
+    """Every row the keyword side matches inside ``scope`` (all of them when phrases or
     exclusions already chose them); ``None`` when the index cannot say (remote postings)."""
-    if restricted and mask is not None:
-        return np.flatnonzero(mask)
+    if restricted and scope is not None:
+        return scope.rows()
     if hits.full is None:
         return None
     keep = hits.full > 0
-    return np.flatnonzero(keep if mask is None else keep & mask)
+    return np.flatnonzero(keep if scope is None else keep & scope.mask)
 
 
 def _no_phrase_message(parsed: ParsedQuery, syntax: np.ndarray, mask: np.ndarray | None) -> str:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol, Self
 import numpy as np
 
 from indexer.errors import UserError
+from indexer.filtering import RowDocuments, Scope
 from indexer.version import layout
 
 #: The float32 window vectors beside a backend's own files, memory-mapped when read.
@@ -99,9 +100,17 @@ class DenseBackend(Protocol):
 
     @classmethod
     def build(
-        cls, spec: BackendSpec, vectors: np.ndarray, owner: np.ndarray, connection: Connection
+        cls,
+        spec: BackendSpec,
+        vectors: np.ndarray,
+        owner: np.ndarray,
+        connection: Connection,
+        documents: RowDocuments | None = None,
     ) -> Self:
-        """Index window ``vectors`` (float32, unit length); ``owner[i]`` is window i's passage."""
+        """Index window ``vectors`` (float32, unit length); ``owner[i]`` is window i's passage.
+
+        ``documents``: each passage's document, for a backend that filters by their fields
+        inside its search (the others filter by row masks)."""
         ...
 
     @classmethod
@@ -125,11 +134,11 @@ class DenseBackend(Protocol):
         ...
 
     def search(
-        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+        self, query: np.ndarray, k: int, scope: Scope | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best passages inside ``mask`` (rows, best-window cosines), best first.
+        """The ``k`` best passages inside ``scope`` (rows, best-window cosines), best first.
 
-        Fewer than ``k`` only when fewer passages are inside the mask.
+        Fewer than ``k`` only when fewer passages are inside the scope.
         """
         ...
 

@@ -17,15 +17,21 @@ from indexer.dense.recipes import implementation, resolve
 if TYPE_CHECKING:
     import numpy as np
 
+    from indexer.filtering import RowDocuments
     from indexer.settings import Settings
 
 
 def build_backend(
-    name: str, vectors: np.ndarray, owner: np.ndarray, connection: Connection = LOCAL
+    name: str,
+    vectors: np.ndarray,
+    owner: np.ndarray,
+    connection: Connection = LOCAL,
+    documents: RowDocuments | None = None,
 ) -> DenseBackend:
-    """Index window ``vectors`` with the backend ``name`` stands for at their number."""
+    """Index window ``vectors`` with the backend ``name`` stands for at their number
+    (``documents``: each passage's, for a backend that filters by their fields)."""
     spec = resolve(name, len(vectors))
-    return implementation(spec).build(spec, vectors, owner, connection)
+    return implementation(spec).build(spec, vectors, owner, connection, documents)
 
 
 def load_backend(

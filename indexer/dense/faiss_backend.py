@@ -44,6 +44,7 @@ from indexer.dense.base import (
     save_vectors,
     top_rows,
 )
+from indexer.filtering import RowDocuments, Scope, mask_of
 from indexer.version import layout
 
 FILE_NAME = layout.Dense.FAISS
@@ -112,6 +113,7 @@ class FaissBackend:
         vectors: np.ndarray,
         owner: np.ndarray,
         connection: Connection,  # files in the version directory: unused
+        documents: RowDocuments | None = None,  # filters are row masks here: unused
     ) -> Self:
         dim = vectors.shape[1]
         try:
@@ -158,8 +160,9 @@ class FaissBackend:
 
     # ------------------------------------------------------------------ search
     def search(
-        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+        self, query: np.ndarray, k: int, scope: Scope | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
+        mask = mask_of(scope)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         n = int(self._index.ntotal)
         windows = self._windows

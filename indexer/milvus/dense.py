@@ -3,7 +3,8 @@
 Each index version gets its own collection, named in the version's
 ``milvus.json``, so a re-index never touches what is being served; removing a
 version drops its collection. A collection holds one entity per window: its
-position (primary key), its passage row and its float32 vector.
+position (primary key), its passage row, its float32 vector (twice, below) and its
+document's filterable fields.
 
 A passage's dense score is the cosine of its best window, and Milvus computes
 it: each window's vector is stored twice, in ``vector`` under the chosen ANN
@@ -13,8 +14,9 @@ them by a grouping search of ``exact`` restricted to their rows, which visits
 every window of each: exact scores, as the FAISS backends rescore theirs, with
 nothing of the vectors kept or read back by a service (neither the vectors nor
 the window-to-passage table are in the version folder). Hybrid's keyword
-nominees are scored the same way. A filter is a scalar expression applied
-inside the search. Milvus Lite allows one process per data file: a build beside a running
+nominees are scored the same way. Each window keeps its document's filterable fields,
+so filters are an expression on them applied inside the search
+(:mod:`indexer.milvus.filters`); quoted phrases narrow it to rows. Milvus Lite allows one process per data file: a build beside a running
 service needs ``milvus-lite server`` or a real server.
 """
 
@@ -36,6 +38,7 @@ from indexer.dense.base import (
     in_chunks,
     top_rows,
 )
+from indexer.filtering import RowDocuments, Scope
 from indexer.milvus.client import (
     MAX_LIMIT,
     client,
@@ -44,6 +47,8 @@ from indexer.milvus.client import (
     row_filter,
     wait_indexed,
 )
+from indexer.milvus.filters import add_fields as add_document_fields
+from indexer.milvus.filters import row_fields, where
 from indexer.version import layout
 
 if TYPE_CHECKING:
@@ -78,13 +83,21 @@ class MilvusBackend:
     FILES: ClassVar[tuple[str, ...]] = (POINTER_FILE,)
 
     def __init__(
-        self, milvus: MilvusClient, uri: str, collection: str, passages: int, spec: BackendSpec
+        self,
+        milvus: MilvusClient,
+        uri: str,
+        collection: str,
+        passages: int,
+        spec: BackendSpec,
+        fields: bool,
     ) -> None:
         self.spec = spec
         self._client = milvus
         self._uri = uri
         self._collection = collection
         self._passages = passages
+        #: whether each window keeps its document's fields (filters as expressions on them)
+        self._fields = fields
 
     @classmethod
     def build(
@@ -93,6 +106,7 @@ class MilvusBackend:
         vectors: np.ndarray,
         owner: np.ndarray,
         connection: Connection,
+        documents: RowDocuments | None = None,
     ) -> Self:
         if spec.index not in INDEX_PARAMS:
             raise UnknownBackend(
@@ -107,6 +121,8 @@ class MilvusBackend:
         schema.add_field("row", DataType.INT64)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
         schema.add_field("exact", DataType.FLOAT_VECTOR, dim=int(vectors.shape[1]))
+        if documents is not None:  # filters run on these inside the search
+            add_document_fields(schema)
         index = milvus.prepare_index_params()
         index.add_index(
             field_name="vector",
@@ -120,24 +136,32 @@ class MilvusBackend:
             milvus.create_collection(name, schema=schema, index_params=index)
         try:
             with reaching(connection.uri):
-                cls._fill(milvus, name, vectors, owner)
+                cls._fill(milvus, name, vectors, owner, documents)
         except Exception:
             with contextlib.suppress(Exception):  # never leave half a collection behind
                 milvus.drop_collection(name)
             raise
         passages = int(owner[-1]) + 1 if len(owner) else 0
-        return cls(milvus, connection.uri, name, passages, spec)
+        return cls(milvus, connection.uri, name, passages, spec, documents is not None)
 
     @staticmethod
-    def _fill(milvus: MilvusClient, name: str, vectors: np.ndarray, owner: np.ndarray) -> None:
+    def _fill(
+        milvus: MilvusClient,
+        name: str,
+        vectors: np.ndarray,
+        owner: np.ndarray,
+        documents: RowDocuments | None,
+    ) -> None:
+        fields = [] if documents is None else row_fields(documents)
         for start, chunk in in_chunks(vectors, _INSERT_CHUNK):
-            milvus.insert(
-                name,
-                [
-                    {"window": start + i, "row": int(owner[start + i]), "vector": v, "exact": v}
-                    for i, v in enumerate(chunk.tolist())
-                ],
-            )
+            batch = []
+            for i, v in enumerate(chunk.tolist()):
+                row = int(owner[start + i])
+                entity = {"window": start + i, "row": row, "vector": v, "exact": v}
+                if documents is not None:
+                    entity.update(fields[int(documents.of_row[row])])
+                batch.append(entity)
+            milvus.insert(name, batch)
         milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)
         wait_indexed(milvus, name)
         milvus.load_collection(name)
@@ -153,17 +177,26 @@ class MilvusBackend:
                 f"{directory} was built for an older Milvus layout (its vectors were rescored "
                 "locally); rebuild it with `govspeech index --full`"
             )
-        return cls.open(str(found["collection"]), int(found["passages"]), spec, connection)
+        return cls.open(
+            str(found["collection"]),
+            int(found["passages"]),
+            spec,
+            connection,
+            bool(found.get("fields", False)),
+        )
 
     @classmethod
-    def open(cls, name: str, passages: int, spec: BackendSpec, connection: Connection) -> Self:
-        """The collection ``name`` (what a replica, which has no version folder, is given)."""
+    def open(
+        cls, name: str, passages: int, spec: BackendSpec, connection: Connection, fields: bool
+    ) -> Self:
+        """The collection ``name`` (what a replica, which has no version folder, is given);
+        ``fields``: whether its windows keep their documents' fields."""
         milvus = client(connection)
         with reaching(connection.uri):
             if not milvus.has_collection(name):
                 raise BackendUnavailable(f"Milvus at {connection.uri} has no collection {name}")
             milvus.load_collection(name)
-        return cls(milvus, connection.uri, name, passages, spec)
+        return cls(milvus, connection.uri, name, passages, spec, fields)
 
     @classmethod
     def remove(cls, directory: Path, connection: Connection) -> None:
@@ -174,7 +207,9 @@ class MilvusBackend:
                 client(connection).drop_collection(name)
 
     def save(self, directory: Path) -> None:
-        text = json.dumps({"collection": self._collection, "passages": self._passages})
+        text = json.dumps(
+            {"collection": self._collection, "passages": self._passages, "fields": self._fields}
+        )
         (directory / POINTER_FILE).write_text(text, encoding="utf-8")
 
     def __len__(self) -> int:
@@ -190,19 +225,18 @@ class MilvusBackend:
         return None
 
     def search(
-        self, query: np.ndarray, k: int, mask: np.ndarray | None = None
+        self, query: np.ndarray, k: int, scope: Scope | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        want = min(k, self._passages if mask is None else int(mask.sum()), MAX_LIMIT)
+        inside = self._passages if scope is None else scope.count()
+        want = min(k, inside, MAX_LIMIT)
         if want <= 0:
             return np.empty(0, np.int64), np.empty(0, np.float32)
-        allowed = None if mask is None else np.flatnonzero(mask)
-        expression = "" if allowed is None else row_filter(allowed)
         q = np.asarray(query, np.float32).reshape(1, -1)
         # nominees by the index walk, a few more than asked, then each scored exactly
         nominate = min(MAX_LIMIT, want * 2 + 16)
-        rows, _ = self._best_windows(q, nominate, expression, "vector")[0]
-        if len(rows) < want and allowed is not None and len(allowed) <= _EXACT_PASSAGES:
-            rows = allowed  # an HNSW walk can miss inside a tight filter: score them all
+        rows, _ = self._best_windows(q, nominate, where(scope, self._fields), "vector")[0]
+        if len(rows) < want and scope is not None and inside <= _EXACT_PASSAGES:
+            rows = scope.rows()  # an HNSW walk can miss inside a tight filter: score them all
         return top_rows(rows, self.similarity(q, rows)[:, 0], want)
 
     def similarity(self, queries: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -16,12 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from indexer.feedback import POSTING, FeedbackWords
+from indexer.filtering import Scope, document_info
 from indexer.keyword import Feedback, KeywordHits, TermStats
 from indexer.milvus.client import (
     MAX_LIMIT,
@@ -31,6 +32,10 @@ from indexer.milvus.client import (
     row_filter,
     wait_indexed,
 )
+from indexer.milvus.filters import add_fields as add_document_fields
+from indexer.milvus.filters import fields_of as document_fields
+from indexer.milvus.filters import where
+from indexer.milvus.text import FORMS, add_fields, fields_of
 from indexer.store import StoredPassage
 
 if TYPE_CHECKING:
@@ -56,21 +61,34 @@ class PassageParts:
     feedback: FeedbackWords | None
 
 
-def write_passages(milvus: MilvusClient, uri: str, name: str, parts: PassageParts) -> int:
-    """Create collection ``name`` with every passage of the store, its BM25 postings, its
-    near-duplicate cluster and its feedback words' weights.
+@dataclass(slots=True)
+class Written:
+    """What a passages collection received: passages, and characters of each matching form."""
 
-    Returns the number of passages written; a failure drops what was written.
+    passages: int = 0
+    characters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FORMS, 0))
+
+    def mean_lengths(self) -> dict[str, float]:
+        """A passage's average characters in each form (exact terms' BM25 length norm)."""
+        return {f: c / self.passages if self.passages else 0.0 for f, c in self.characters.items()}
+
+
+def write_passages(milvus: MilvusClient, uri: str, name: str, parts: PassageParts) -> Written:
+    """Create collection ``name`` with every passage of the store, its two matching forms, its
+    BM25 postings, its near-duplicate cluster and its feedback words' weights.
+
+    A failure drops what was written.
     """
     from pymilvus import DataType, MilvusClient
 
     schema = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
     schema.add_field("row", DataType.INT64, is_primary=True)
     schema.add_field("passage_id", DataType.VARCHAR, max_length=512)
-    schema.add_field("doc_id", DataType.VARCHAR, max_length=4096)
     schema.add_field("ordinal", DataType.INT64)
     schema.add_field("section", DataType.VARCHAR, max_length=65_535)
     schema.add_field("text", DataType.VARCHAR, max_length=65_535)
+    add_fields(schema)  # the matching forms phrases and exact terms are found in
+    add_document_fields(schema)  # what filters are expressions on (doc_id among them)
     schema.add_field("cluster", DataType.INT64)
     schema.add_field("terms", DataType.SPARSE_FLOAT_VECTOR)
     schema.add_field("feedback", DataType.SPARSE_FLOAT_VECTOR)
@@ -93,11 +111,12 @@ def write_passages(milvus: MilvusClient, uri: str, name: str, parts: PassagePart
     return written
 
 
-def _fill(milvus: MilvusClient, name: str, parts: PassageParts) -> int:
+def _fill(milvus: MilvusClient, name: str, parts: PassageParts) -> Written:
     """Insert every passage with its postings; rows are the keyword index's positions."""
     store, feedback = parts.store, parts.feedback
     batch: list[dict[str, Any]] = []
-    written = 0
+    written = Written()
+    documents = {str(d["doc_id"]): document_fields(document_info(d)) for d in store.documents()}
     for row, (terms, scores) in enumerate(parts.keyword.postings()):
         pairs = feedback.postings([row]) if feedback is not None else np.empty(0, POSTING)
         batch.append(
@@ -109,26 +128,37 @@ def _fill(milvus: MilvusClient, name: str, parts: PassageParts) -> int:
             }
         )
         if len(batch) == _INSERT_CHUNK:
-            written += _insert(milvus, name, store, batch)
+            _insert(milvus, name, store, batch, written, documents)
             batch = []
     if batch:
-        written += _insert(milvus, name, store, batch)
+        _insert(milvus, name, store, batch, written, documents)
     return written
 
 
-def _insert(milvus: MilvusClient, name: str, store: Store, batch: list[dict[str, Any]]) -> int:
+def _insert(
+    milvus: MilvusClient,
+    name: str,
+    store: Store,
+    batch: list[dict[str, Any]],
+    written: Written,
+    documents: dict[str, dict[str, Any]],
+) -> None:
+    """Insert ``batch`` with each passage's text, matching forms and document fields."""
     found = store.passages_by_rows([e["row"] for e in batch])
     for e in batch:
         p = found[e["row"]]
+        e.update(documents[p.doc_id])
         e.update(
             passage_id=p.passage_id,
-            doc_id=p.doc_id,
             ordinal=p.ordinal,
             section=p.section,
             text=p.text,
         )
+        e.update(fields_of(p.text))
+        for form, length in FORMS.items():
+            written.characters[form] += e[length]
     milvus.insert(name, batch)
-    return len(batch)
+    written.passages += len(batch)
 
 
 def sparse_postings(terms: np.ndarray, scores: np.ndarray) -> dict[int, float]:
@@ -235,16 +265,15 @@ class MilvusKeyword(TermStats):
         self,
         terms: Sequence[str],
         k: int,
-        mask: np.ndarray | None = None,
+        scope: Scope | None = None,
         feedback: Feedback | None = None,
     ) -> KeywordHits:
-        """Top ``k`` rows by BM25 inside ``mask``, best first, ties by row (as locally)."""
+        """Top ``k`` rows by BM25 inside ``scope``, best first, ties by row (as locally)."""
         weights: dict[int, float] = {}
         for tid, w in self.weights(terms, feedback):  # a repeated word counts twice, as locally
             weights[tid] = weights.get(tid, 0.0) + w
         rows, scores = np.empty(0, np.int64), np.empty(0, np.float32)
-        allowed = None if mask is None else np.flatnonzero(mask)
-        if k > 0 and weights and (allowed is None or allowed.size):
+        if k > 0 and weights and (scope is None or scope.count()):
             # a few more than asked, so ties at the cut are broken by row, not by Milvus
             limit = min(MAX_LIMIT, k + 16)
             hits = loaded_call(
@@ -256,7 +285,7 @@ class MilvusKeyword(TermStats):
                     data=[weights],
                     anns_field="terms",
                     limit=limit,
-                    filter="" if allowed is None else row_filter(allowed),
+                    filter=where(scope),
                     search_params={"metric_type": "IP"},
                     output_fields=["row"],
                 ),

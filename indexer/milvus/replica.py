@@ -7,12 +7,14 @@ weights), a version is three small collections, all native fields:
 - ``<stem>_documents``: one entity per document, its metadata as the store keeps it;
 - ``<stem>_terms``: one entity per vocabulary term (id, document count, best BM25,
   feedback word number) and per learned term;
-- ``<stem>_meta``: the manifest, the dense collection's name and the keyword index's
-  fingerprint, then a record written last whose presence says the copy is whole.
+- ``<stem>_meta``: the manifest, the dense collection's name, the keyword index's
+  fingerprint and the passages' mean length in each matching form, then a record written
+  last whose presence says the copy is whole.
 
 A replica reads these three when it opens a version and keeps them in memory (what
 grows with the documents and the vocabulary, never with the passages or windows);
-it writes nothing to disk. Passages, postings, clusters, feedback weights and
+it writes nothing to disk. Passages, their text (phrases and exact terms are ``like``
+expressions, :mod:`indexer.milvus.text`), postings, clusters, feedback weights and
 vectors stay in Milvus and are asked for per query.
 """
 
@@ -42,6 +44,7 @@ from indexer.milvus.passages import (
     PassageParts,
     write_passages,
 )
+from indexer.milvus.text import FORMS, MilvusText
 from indexer.store import Store
 from indexer.terms import LearnedTerms
 from indexer.version import layout
@@ -56,7 +59,7 @@ _DONE = "#done"
 _BODY = 65_535  # a VARCHAR's bytes
 _TERM_FIELDS = ["term", "id", "df", "term_max", "feedback", "learned"]
 #: The meta collection's records besides ``#done`` (written in this order, ``#done`` last).
-_RECORDS = ("manifest", "dense", "keyword", "feedback")
+_RECORDS = ("manifest", "dense", "keyword", "feedback", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,11 +113,12 @@ def write_version(milvus: MilvusClient, uri: str, names: Collections, folder: Pa
         "dense": pointer,
         "keyword": {"meta": keyword_meta, "num_docs": len(keyword)},
         "feedback": {"stored": feedback is not None},
+        "text": {"mean_length": written.mean_lengths()},
         # last: its presence says every collection of the version is whole
-        _DONE: {"passages": written, "documents": len(documents), "terms": terms},
+        _DONE: {"passages": written.passages, "documents": len(documents), "terms": terms},
     }
     _write_meta(milvus, uri, names.meta, records)
-    return written
+    return written.passages
 
 
 def _small_collection(milvus: MilvusClient, name: str, fields: list[tuple[str, Any, dict]]) -> None:
@@ -271,6 +275,12 @@ def read_version(milvus: MilvusClient, connection: Connection, names: Collection
         }
         if _DONE not in meta:
             raise BackendUnavailable(f"Milvus collection {names.meta} is incomplete")
+        if "text" not in meta:
+            raise IndexNotFound(
+                f"the version in {names.passages} was published by an older govspeech (its "
+                "passages without their matching forms): rebuild it with "
+                "GOVSPEECH_CATALOG=milvus govspeech index --full"
+            )
         found = {e["doc"]: e["record"] for e in _scan(milvus, names.documents, ["doc", "record"])}
         documents = [json.loads(found[i]) for i in range(len(found))]  # in row order
         terms = list(_scan(milvus, names.terms, _TERM_FIELDS))
@@ -304,7 +314,17 @@ def read_version(milvus: MilvusClient, connection: Connection, names: Collection
         MilvusClusters(milvus, uri, names.passages),
         feedback,
         LearnedTerms(frozenset(t["term"] for t in terms if t["learned"])),
-        lambda: MilvusBackend.open(dense["collection"], int(dense["passages"]), spec, connection),
+        *(
+            MilvusText(milvus, uri, names.passages, form, n, meta["text"]["mean_length"][form])
+            for form in FORMS
+        ),
+        lambda: MilvusBackend.open(
+            dense["collection"],
+            int(dense["passages"]),
+            spec,
+            connection,
+            bool(dense.get("fields", False)),
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.filtering import Scope
 from indexer.research.schemas import CompareParams, CompareResponse, CompareRow, GroupKey
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ def compare(
     parsed = analysis.parsed
     filters = params.filters()
     n = len(searcher.row_documents)
-    within = searcher.mask(filters)
-    within = np.ones(n, dtype=bool) if within is None else within
+    scope = searcher.scope(filters)
+    within = np.ones(n, dtype=bool) if scope is None else scope.mask
     # every group the filters hold is listed; one whose passages lack a quoted phrase is silent
     inside = within & searcher.syntax_mask(parsed, check) if parsed.restricts else within
     if not parsed.text:  # only exclusions
@@ -47,7 +48,10 @@ def compare(
     best: dict[GroupKey, tuple[int, float]] = {}
     speaks: set[GroupKey] = set()  # groups with a passage that uses the query's words
     if rows.size:
-        ranking = searcher.hybrid_ranking(analysis, rows, inside)  # best first
+        # best first; quoted phrases make the scope rows, filters alone stay filters
+        ranking = searcher.hybrid_ranking(
+            analysis, rows, Scope(inside) if parsed.restricts else scope
+        )
         check()
         own = searcher.uses(analysis)[ranking.rows]  # passages that use the query's words
         doc_of = searcher.row_documents[ranking.rows]

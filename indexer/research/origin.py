@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.filtering import Scope
 from indexer.query import compact_form
 from indexer.research.schemas import (
     MatchKind,
@@ -69,13 +70,13 @@ def origin(searcher: Searcher, params: OriginParams, budget: float | None = None
     started = time.perf_counter()
     check = searcher.budget(started, budget)
     filters = params.filters()
-    inside = searcher.mask(filters)
+    inside = searcher.scope(filters)
     sentences = sentences_of(params.text)
     best: dict[int, tuple[int, float, int]] = {}  # row -> (rank of match, -similarity, row)
     said: dict[int, set[int]] = {}  # row -> sentences it says
     kinds: dict[int, MatchKind] = {}
     how: dict[tuple[int, int], MatchKind] = {}  # (document, sentence) -> its best match
-    if sentences and (inside is None or inside.any()):  # filters that hold no passage: none
+    if sentences and (inside is None or inside.mask.any()):  # filters that hold no passage: none
         vectors = searcher.encode_passages(sentences)
         dated = np.array([_when(d) for d in searcher.documents])[searcher.row_documents]
         for i, sentence in enumerate(sentences):
@@ -95,7 +96,7 @@ def _matches(
     searcher: Searcher,
     sentence: str,
     vector: np.ndarray,
-    inside: np.ndarray | None,
+    inside: Scope | None,
     dated: np.ndarray,
 ) -> list[tuple[int, MatchKind, float]]:
     """(row, how, similarity) of every passage inside the filters that says ``sentence``.
@@ -107,19 +108,19 @@ def _matches(
     key = compact_form(sentence)
     exact = searcher.containing_compact(key)
     if inside is not None:
-        exact = exact[inside[exact]]
+        exact = exact[inside.mask[exact]]
     found: list[tuple[int, MatchKind, float]] = [(int(r), "exact", 1.0) for r in exact]
     analysis = searcher.analyse(sentence, whole=False)  # its words nominate, not the whole
-    masks = [inside]
+    scopes = [inside]
     if exact.size and (first := min(dated[exact])):
         earlier = dated < first
-        masks.append(earlier if inside is None else earlier & inside)
+        scopes.append(Scope(earlier) if inside is None else inside.narrowed(earlier))
     nominated = []
-    for mask in masks:
-        if mask is not None and not mask.any():
+    for scope in scopes:
+        if scope is not None and not scope.mask.any():
             continue
-        nominated.append(searcher.keyword_hits(analysis, _KEYWORD, mask).rows)
-        nominated.append(searcher.dense_nominees(vector, _DENSE, mask))
+        nominated.append(searcher.keyword_hits(analysis, _KEYWORD, scope).rows)
+        nominated.append(searcher.dense_nominees(vector, _DENSE, scope))
     rows = np.setdiff1d(np.unique(np.concatenate(nominated)), exact).astype(np.int64)
     if not rows.size:
         return found

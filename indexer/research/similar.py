@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from indexer.filtering import Scope
 from indexer.research.schemas import SimilarResponse
 from indexer.schemas import MAX_K, Filters
 
@@ -50,7 +51,8 @@ def similar(
         allowed &= searcher.row_documents != searcher.row_documents[row]
     nominees = np.unique(
         np.concatenate(
-            [searcher.dense_nominees(v, _NOMINEES, allowed) for v in vectors] or [np.empty(0)]
+            [searcher.dense_nominees(v, _NOMINEES, Scope(allowed)) for v in vectors]
+            or [np.empty(0)]
         )
     ).astype(np.int64)
     check()

@@ -4,7 +4,8 @@ A version is its parts, each behind the interface it already has: the manifest, 
 store (:class:`~indexer.store.PassageStore`), the keyword postings
 (:class:`~indexer.keyword.KeywordSearch`), the dense backend
 (:class:`~indexer.dense.DenseBackend`, read on first use), the near-duplicate clusters
-(:class:`Clusters`), the feedback words, the learned terms and the dense calibration, plus
+(:class:`Clusters`), the feedback words, the learned terms, the passages' text to match
+phrases and exact terms in (:class:`~indexer.query.TextIndex`) and the dense calibration, plus
 the documents and the document of each passage row that filters and results read.
 
 :func:`open_version` reads a version folder; a catalog that keeps the version elsewhere
@@ -27,9 +28,11 @@ from indexer import dedup
 from indexer.dense import BackendUnavailable, DenseBackend, connection, load_backend
 from indexer.errors import UserError
 from indexer.feedback import FeedbackWords
+from indexer.filtering import RowDocuments
 from indexer.fusion import DenseCalibration
 from indexer.keyword import KeywordIndex, KeywordSearch
 from indexer.manifest import Manifest
+from indexer.query import PassageText, TextIndex, compact_form
 from indexer.schemas import DocumentInfo
 from indexer.settings import Settings
 from indexer.store import PassageStore, Store
@@ -71,6 +74,8 @@ class Version:
     clusters: Clusters
     feedback: FeedbackWords | None  # None: built before feedback words were stored
     terms: LearnedTerms
+    text: TextIndex  # passages in matching form: phrases, exclusions, exact terms
+    compact: TextIndex  # the same without punctuation and spaces: pasted quotes (origin)
     calibration: DenseCalibration
     documents: list[DocumentInfo]  # every document; ``row_documents`` indexes it by row
     row_documents: np.ndarray  # int32 document index of each passage row
@@ -135,6 +140,10 @@ def open_version(folder: Path, settings: Settings) -> Version:
         ClusterArray(dedup.of_version(folder, store.passage_texts)),
         feedback,
         LearnedTerms.load(folder),
+        # read on first use from the mapped store: a search without quotes or exact terms
+        # never pays for it
+        PassageText(store.passage_texts, manifest.passages),
+        PassageText(store.passage_texts, manifest.passages, compact_form),
         lambda: load_backend(folder, manifest.dense, connection(settings)),
     )
 
@@ -146,13 +155,13 @@ def assemble(
     clusters: Clusters,
     feedback: FeedbackWords | None,
     terms: LearnedTerms,
+    text: TextIndex,
+    compact: TextIndex,
     load_dense: Callable[[], DenseBackend],
 ) -> Version:
     """A version of these parts, with its documents and each row's document read from the
     store (a document's passages are consecutive rows)."""
-    documents = [_document_info(d) for d in store.documents()]
-    index = {d.doc_id: i for i, d in enumerate(documents)}
-    row_documents = np.array([index[x] for x in store.passage_doc_ids()], np.int32)
+    rows = RowDocuments.of_store(store)
     return Version(
         manifest=manifest,
         store=store,
@@ -160,12 +169,10 @@ def assemble(
         clusters=clusters,
         feedback=feedback,
         terms=terms,
+        text=text,
+        compact=compact,
         calibration=DenseCalibration.from_dict(manifest.dense_calibration),
-        documents=documents,
-        row_documents=row_documents,
+        documents=rows.documents,
+        row_documents=rows.of_row,
         load_dense=load_dense,
     )
-
-
-def _document_info(d: dict[str, object]) -> DocumentInfo:
-    return DocumentInfo(**{k: d[k] for k in DocumentInfo.model_fields})

@@ -37,10 +37,13 @@ from indexer.dense.base import (
     save_vectors,
 )
 from indexer.embed import Embedder
+from indexer.filtering import DocumentFilter, RowDocuments, Scope
 from indexer.manifest import Manifest
 from indexer.schemas import Filters, SearchRequest
 from indexer.search import Searcher
 from indexer.settings import Settings
+from indexer.store import Store
+from indexer.version import layout
 from indexer.versions import IndexDir
 from tests.conftest import seeded_index
 
@@ -85,12 +88,25 @@ def milvus(tmp_path_factory: pytest.TempPathFactory) -> Connection:
     return Connection(str(tmp_path_factory.mktemp("milvus") / "milvus.db"))
 
 
+@pytest.fixture(scope="module")
+def documents(index_settings: Settings) -> RowDocuments:
+    """Each passage's document in the slice index: what filters read."""
+    store = Store(IndexDir(index_settings.index_dir).current_path() / layout.STORE)
+    try:
+        return RowDocuments.of_store(store)
+    finally:
+        store.close()
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def backend(
-    request: pytest.FixtureRequest, windows: tuple[np.ndarray, np.ndarray], milvus: Connection
+    request: pytest.FixtureRequest,
+    windows: tuple[np.ndarray, np.ndarray],
+    milvus: Connection,
+    documents: RowDocuments,
 ) -> DenseBackend:
     vectors, owner = windows
-    return build_backend(request.param, vectors, owner, milvus)
+    return build_backend(request.param, vectors, owner, milvus, documents)
 
 
 def best_windows(windows: tuple[np.ndarray, np.ndarray], query: np.ndarray) -> np.ndarray:
@@ -149,17 +165,49 @@ def test_filters_return_the_best_inside_or_all_there_are(
     n = len(backend)
     for mask in (np.arange(n) % 7 == 0, np.arange(n) < 12):
         for q in queries:
-            rows, scores = backend.search(q, 10, mask)
+            rows, scores = backend.search(q, 10, Scope(mask))
             assert len(rows) == min(10, int(mask.sum())) and mask[rows].all()
             _, truth = exact(windows, q, mask)
             if backend.spec.index == "Flat" or exhaustive_below:
                 assert np.allclose(scores, truth[: len(rows)], atol=1e-5)
     one = np.zeros(n, bool)
     one[n // 2] = True
-    rows, _ = backend.search(queries[0], 10, one)
+    rows, _ = backend.search(queries[0], 10, Scope(one))
     assert rows.tolist() == [n // 2]
-    rows, scores = backend.search(queries[0], 10, np.zeros(n, bool))
+    rows, scores = backend.search(queries[0], 10, Scope(np.zeros(n, bool)))
     assert rows.size == scores.size == 0
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(region="浙江"),
+        Filters(year=2026),
+        Filters(year_to=2024),
+        Filters(year_from=2025, year_to=2026),
+        Filters(date_from="2026-01", date_to="2026-02"),
+        Filters(date_to="2025"),
+        Filters(speaker="省长"),
+        Filters(doc_type="政府工作报告"),
+        Filters(source="no-such-source"),
+        Filters(source="c:\\corpus"),  # a backslash no expression spells: filtered by rows
+        Filters(region="浙江", doc_type="政府工作报告", date_from="2025"),
+    ],
+    ids=repr,
+)
+def test_filters_by_document_fields_keep_what_their_mask_keeps(
+    backend: DenseBackend, queries: np.ndarray, documents: RowDocuments, filters: Filters
+) -> None:
+    """A backend may filter by its own copy of the documents' fields (Milvus: an expression
+    on each window's fields); it returns what the row mask of the same filters returns."""
+    mask = DocumentFilter(documents.documents, documents.of_row).mask(filters)
+    assert mask is not None
+    for q in queries[:2]:
+        by_fields = backend.search(q, 10, Scope(mask, filters))
+        by_rows = backend.search(q, 10, Scope(mask))
+        assert mask[by_fields[0]].all()
+        assert by_fields[0].tolist() == by_rows[0].tolist(), filters
+        assert np.allclose(by_fields[1], by_rows[1], atol=1e-6)
 
 
 def test_save_and_load_give_the_same_answers(

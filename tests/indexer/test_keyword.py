@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from indexer.filtering import Scope
 from indexer.keyword import STOP_WORDS, KeywordIndex, tokenize
 from indexer.textnorm import normalize_for_match
 from tests.indexer.conftest import CORPUS, Row, containing
@@ -138,7 +139,7 @@ def test_mask_filters_before_top_k(index: KeywordIndex, rows: list[Row]) -> None
     scores = index.scores(index.query_terms(query))
     expected = np.flatnonzero(zhejiang & (scores > 0))
     assert len(expected) >= 10
-    found_ = index.search(index.query_terms(query), 10, mask=zhejiang)
+    found_ = index.search(index.query_terms(query), 10, Scope(zhejiang))
     found, top = found_.rows, found_.scores
     assert len(found) == 10 and zhejiang[found].all()
     assert np.allclose(top, np.sort(scores[expected])[::-1][:10])
@@ -146,7 +147,7 @@ def test_mask_filters_before_top_k(index: KeywordIndex, rows: list[Row]) -> None
 
 def test_mask_must_cover_every_passage(index: KeywordIndex) -> None:
     with pytest.raises(ValueError, match="mask"):
-        index.search(index.query_terms("数字经济"), 10, mask=np.ones(3, dtype=bool))
+        index.search(index.query_terms("数字经济"), 10, Scope(np.ones(3, dtype=bool)))
 
 
 def test_max_score_bounds_scores(index: KeywordIndex) -> None:

@@ -89,12 +89,12 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     # the replica holds nothing on disk, and in memory nothing per passage or window but
     # what it derives from the documents (each row's document)
     assert not (tmp_path / "replica").exists() or not any((tmp_path / "replica").rglob("*"))
-    _assert_holds_nothing_per_passage(replica.version)
     for q in QUERIES:
         for mode in ("keyword", "dense", "hybrid"):
             for f in FILTERS:
                 req = SearchRequest(q=q, mode=mode, k=10, filters=f, context=1)
                 assert _answer(replica.search(req)) == _answer(local.search(req)), (q, mode, f)
+    _assert_holds_nothing_per_passage(replica.version)  # after the searches, not only before
     hit = local.search(SearchRequest(q="科技成果转化", k=1)).hits[0]
     assert replica.passage(hit.passage_id, context=2) == local.passage(hit.passage_id, context=2)
     assert replica.document(hit.document.doc_id) == local.document(hit.document.doc_id)
@@ -117,10 +117,13 @@ def _assert_holds_nothing_per_passage(version: Version) -> None:
     windows = version.manifest.windows
     sizes = {version.passages, windows}
     parts = [version.store, version.keyword, version.clusters, version.feedback, version.dense]
+    parts += [version.text, version.compact]
     for part in parts:
         for name, value in vars(part).items():
             if isinstance(value, np.ndarray):
                 assert len(value) not in sizes or len(value) <= 1, (type(part).__name__, name)
+            # no passage text either: phrases and exact terms are matched by Milvus
+            assert not isinstance(value, str) or len(value) < 1_000, (type(part).__name__, name)
     assert isinstance(version.dense, MilvusBackend)
 
 
