@@ -274,7 +274,11 @@ def throughput(
     return (
         f"{clients} clients, {wall:.0f} s: {len(times) / wall:.1f} queries/s, "
         f"{len(errors)} errors{f' (first: {errors[0][:80]})' if errors else ''}; "
-        f"p50 {statistics.median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms"
+        + (
+            f"p50 {statistics.median(times):.1f} ms, p95 {percentile(times, 95):.1f} ms"
+            if times
+            else "none answered"
+        )
     ), len(times)
 
 

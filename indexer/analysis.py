@@ -100,12 +100,14 @@ class _Found:
 class Analyser:
     """Turns a query into an :class:`Analysis` against one version: its text, vocabulary and terms.
 
-    ``df`` says in how many passages a string occurs (the version's passage
-    text answers, cached); ``stats`` is the keyword index's vocabulary.
+    ``said`` tells whether any passage contains a string (the version's
+    :class:`~indexer.query.TextIndex` answers); ``stats`` is the keyword index's vocabulary.
     """
 
-    def __init__(self, df: Callable[[str], int], stats: TermStats, learned: LearnedTerms) -> None:
-        self._df = df
+    def __init__(
+        self, said: Callable[[str], bool], stats: TermStats, learned: LearnedTerms
+    ) -> None:
+        self._said = said
         self._stats = stats
         self._learned = learned
 
@@ -144,7 +146,7 @@ class Analyser:
             bool(_HAN_RUN.fullmatch(form))
             and 2 <= len(form) <= MAX_TERM_CHARS
             and form not in STOP_WORDS
-            and self._df(form) > 0
+            and self._said(form)
         )
 
     def _cut(self, form: str, found: _Found) -> None:
@@ -170,7 +172,7 @@ class Analyser:
         for start, end in [*spans, (len(run), len(run))]:
             if start > pos:
                 self._words(run[pos:start], found)
-            if end > start and self._df(run[start:end]) > 0:
+            if end > start and self._said(run[start:end]):
                 self._repaired(run[start:end], found.units)
             pos = end
         # years in Chinese numerals (一九五五) are also indexed as 1955
@@ -183,7 +185,7 @@ class Analyser:
         i = 0
         while i < len(pieces):
             if len(pieces[i]) > 1:
-                (found.units if self._df(pieces[i]) > 0 else found.absent).append(pieces[i])
+                (found.units if self._said(pieces[i]) else found.absent).append(pieces[i])
                 i += 1
                 continue
             j = i
@@ -213,6 +215,6 @@ class Analyser:
         for a, b in ((i, j), (i, j + 1)):
             joined = "".join(pieces[a:b])
             fits = b - a >= 2 and b <= len(pieces) and len(joined) <= MAX_TERM_CHARS
-            if fits and self._df(joined) > 0:
+            if fits and self._said(joined):
                 return a, b
         return None

@@ -46,10 +46,6 @@ class ExactTerms:
         self._lock = threading.Lock()
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
 
-    def df(self, term: str) -> int:
-        """Passages containing ``term``."""
-        return len(self._text.postings(term)[0])
-
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows containing ``term`` (ascending) and each one's BM25 for it."""
         with self._lock:
@@ -64,18 +60,23 @@ class ExactTerms:
         return found
 
     def _score(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        rows, tf = self._text.postings(term)
+        rows = self._text.rows(term)
         if not len(rows):
-            return rows, tf
+            return rows, np.empty(0, np.float32)
         n = len(self._text)
-        lengths = self._text.lengths_of(rows)
-        norm = K1 * (1.0 - B + B * lengths / max(self._text.mean_length, 1.0))
-        part = tf / (tf + norm)
         words = self._words
+        indexed = np.zeros(len(rows), np.float32)  # the index's BM25 where it is a word
         if words is not None and (tid := words.vocab.get(term)) is not None:
-            indexed = words.search([term], 0).of(rows)  # the index's BM25 where it is a word
-            as_word = indexed > 0
-            part[as_word] = indexed[as_word] / idf(n, int(words.df[tid]))
+            indexed = words.search([term], 0).of(rows) / idf(n, int(words.df[tid]))
+        as_word = indexed > 0
+        # where the term stands only inside longer words: occurrences over the length norm
+        nested = np.flatnonzero(~as_word)
+        part = indexed.astype(np.float64)
+        if nested.size:
+            tf = self._text.counts(term, rows[nested])
+            lengths = self._text.lengths_of(rows[nested])
+            norm = K1 * (1.0 - B + B * lengths / max(self._text.mean_length, 1.0))
+            part[nested] = tf / (tf + norm)
         return rows, (idf(n, len(rows)) * part).astype(np.float32)
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:

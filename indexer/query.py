@@ -26,7 +26,7 @@ from indexer.textnorm import normalize_for_match
 _CLOSING = {'"': '"', "“": "”", "「": "」", "『": "』"}
 _STRAY = {"”", "」", "』"}
 _HAN = "\u3400-\u4dbf\u4e00-\u9fff"
-#: Needles whose rows :meth:`FoundText.postings` keeps (a few MB on the laws).
+#: Needles whose rows :meth:`FoundText.rows` keeps (a few MB on the laws).
 _CACHED = 256
 
 
@@ -151,8 +151,16 @@ class TextIndex(Protocol):
         """One passage in this matching form."""
         ...
 
-    def postings(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
-        """Rows that contain ``needle`` (ascending) and how often each does."""
+    def rows(self, needle: str) -> np.ndarray:
+        """Rows that contain ``needle`` anywhere, inside longer words too (ascending)."""
+        ...
+
+    def says(self, needle: str) -> bool:
+        """Whether any passage contains ``needle`` (what analysing a query asks of each word)."""
+        ...
+
+    def counts(self, needle: str, rows: np.ndarray) -> np.ndarray:
+        """Occurrences of ``needle`` in each of ``rows`` (non-overlapping), float32."""
         ...
 
     def containing(self, needle: str) -> np.ndarray:
@@ -168,43 +176,67 @@ class TextIndex(Protocol):
 
 class FoundText:
     """What every :class:`TextIndex` derives from finding a needle (:meth:`_find`): the last
-    :data:`_CACHED` needles' postings kept (a research view asks for the same terms many
-    times, paging a query asks again), masks of needles, phrases and exclusions."""
+    :data:`_CACHED` needles' rows kept (a research view asks for the same terms many times,
+    paging a query asks again), with their counts where finding them gave those too; masks of
+    needles, phrases and exclusions."""
 
     def __init__(self, n: int) -> None:
         self._n = n
         self._lock = threading.Lock()
-        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
 
     def __len__(self) -> int:
         return self._n
 
-    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
-        """Rows whose text contains ``needle`` (ascending) and its occurrences in each."""
+    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """Rows whose text contains ``needle`` (ascending), and its occurrences in each when
+        finding them counted them (else None: :meth:`_count` counts on demand)."""
         raise NotImplementedError
 
-    def postings(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
-        """Rows whose matching form contains ``needle`` (ascending) and how often each does.
+    def _count(self, needle: str, rows: np.ndarray) -> np.ndarray:
+        """Occurrences of ``needle`` in each of ``rows``, when finding them did not count."""
+        raise NotImplementedError
 
-        Exact wherever the needle stands, inside longer words too: what keyword
-        search scores a query's terms by.
-        """
+    def _found(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
         with self._lock:
             found = self._cache.get(needle)
             if found is not None:
                 self._cache.move_to_end(needle)
                 return found
-        found = self._find(needle) if needle else (np.empty(0, np.int64), np.empty(0, np.float32))
+        found = self._find(needle) if needle else (np.empty(0, np.int64), None)
         with self._lock:
             self._cache[needle] = found
             while len(self._cache) > _CACHED:
                 self._cache.popitem(last=False)
         return found
 
+    def rows(self, needle: str) -> np.ndarray:
+        """Rows whose matching form contains ``needle`` (ascending).
+
+        Exact wherever the needle stands, inside longer words too: what keyword
+        search scores a query's terms by.
+        """
+        return self._found(needle)[0]
+
+    def says(self, needle: str) -> bool:
+        return bool(len(self.rows(needle)))
+
+    def counts(self, needle: str, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.int64)
+        found, tf = self._found(needle)
+        if tf is None:
+            return self._count(needle, rows) if rows.size else np.empty(0, np.float32)
+        out = np.zeros(len(rows), np.float32)
+        if len(found):
+            at = np.minimum(np.searchsorted(found, rows), len(found) - 1)
+            hit = found[at] == rows
+            out[hit] = tf[at[hit]]
+        return out
+
     def containing(self, phrase: str) -> np.ndarray:
         """Bool mask of the passages whose matching form contains ``phrase``."""
         out = np.zeros(self._n, dtype=bool)
-        out[self.postings(phrase)[0]] = True
+        out[self.rows(phrase)] = True
         return out
 
     def mask(
@@ -275,7 +307,7 @@ class PassageText(FoundText):
         end = int(self._starts[row + 1]) - 1 if row + 1 < self._n else len(joined)
         return joined[start:end]
 
-    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
+    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
         joined = self._load()
         at = np.fromiter((m.start() for m in re.finditer(re.escape(needle), joined)), np.int64)
         rows, tf = np.unique(

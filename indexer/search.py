@@ -123,7 +123,12 @@ class Searcher:
         self._compact = version.compact
         self.exact = ExactTerms(self._text, version.keyword)
         self._intent: IntentReader | None = None  # built from the facets on first use
-        self._analyser = Analyser(self.exact.df, version.keyword, version.terms)
+        # analysing asks only whether each word is in the archive; a search that then scores
+        # the words (keyword, hybrid) asks for their rows at once, one call per word on a
+        # replica, where a dense one asks for one row each
+        said = self._text.rows
+        self._analyser = Analyser(lambda t: bool(len(said(t))), version.keyword, version.terms)
+        self._glance = Analyser(self._text.says, version.keyword, version.terms)
 
     @classmethod
     def at(
@@ -173,7 +178,7 @@ class Searcher:
 
     def containing_compact(self, key: str) -> np.ndarray:
         """Rows whose text, without punctuation and spaces, contains ``key`` (already so)."""
-        return self._compact.postings(key)[0]
+        return self._compact.rows(key)
 
     def compact_text(self, row: int) -> str:
         """Row ``row``'s text without punctuation and spaces."""
@@ -352,7 +357,7 @@ class Searcher:
         """The query to search for; the request types have checked its length and paging."""
         if not req.q.strip():
             raise QueryError("the query is empty: type some words to search for")
-        return self.analyse(req.q, check)
+        return (self._analyser if req.mode != "dense" else self._glance).analyse(req.q, check)
 
     def _rank(
         self, req: SearchRequest, a: Analysis, scope: Scope | None, restricted: bool

@@ -3,10 +3,11 @@
 The passages collection keeps each passage's two matching forms (``match``: folded;
 ``compact``: folded, without punctuation and spaces) and their lengths. A needle is
 found by a ``like`` expression on one of them, run by the server over every passage;
-the few fields of the rows it matches come back, and the occurrences are counted in
-them (the term frequency exact terms score by). A ``like`` pattern is only a
-prefilter: a character it cannot say exactly (a backslash, a control character)
-becomes a one-character wildcard, and the count drops what the wildcard let in, so
+the rows it matches come back with their lengths, not their text; occurrences (the
+term frequency exact terms score by) are counted in the text of the rows that need
+them, read then: those where the term stands inside a longer word. A character a
+``like`` pattern cannot say exactly (a backslash, a control character) becomes a
+one-character wildcard, and the text is read to drop what the wildcard let in, so
 the answer is the local :class:`~indexer.query.PassageText`'s. Quoted phrases and
 exclusions together are one expression, answered by one query.
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.milvus.client import query_rows, scan
+from indexer.milvus.client import loaded_call, query_rows, scan
 from indexer.query import FoundText, ParsedQuery, compact_form
 from indexer.textnorm import normalize_for_match
 
@@ -135,10 +136,41 @@ class MilvusText(FoundText):
         found = query_rows(self._milvus, self._uri, self._collection, [row], [self._field])
         return str(found[0][self._field]) if found else ""
 
-    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray]:
-        expression, _ = like(self._field, needle)
+    def says(self, needle: str) -> bool:
+        """One row is enough (a dense search analyses its words, and needs no more)."""
+        with self._lock:
+            found = self._cache.get(needle)
+        if found is not None:
+            return bool(len(found[0]))
+        if not needle:
+            return False
+        expression, exact = like(self._field, needle)
+        if not exact:
+            return super().says(needle)
+        return bool(self._one(expression))
+
+    def _one(self, expression: str) -> list[dict[str, object]]:
+        return loaded_call(
+            self._milvus,
+            self._uri,
+            self._collection,
+            lambda: self._milvus.query(
+                self._collection, filter=expression, output_fields=["row"], limit=1
+            ),
+        )
+
+    def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """The rows and their lengths, no text (a common word is in thousands of passages);
+        with a wildcard, the text too, to drop what it let in and count the rest."""
+        expression, exact = like(self._field, needle)
+        if exact:
+            fields = ["row", self._length_field]
+            found = scan(self._milvus, self._uri, self._collection, fields, expression)
+            lengths = {int(e["row"]): int(e[self._length_field]) for e in found}
+            self._remember(lengths)
+            return np.array(sorted(lengths), np.int64), None
         counted: dict[int, int] = {}
-        lengths: dict[int, int] = {}
+        lengths = {}
         for e in scan(self._milvus, self._uri, self._collection, ["row", self._field], expression):
             text = str(e[self._field])
             if tf := text.count(needle):  # what re.finditer counts: non-overlapping
@@ -147,6 +179,13 @@ class MilvusText(FoundText):
         self._remember(lengths)
         rows = np.array(sorted(counted), np.int64)
         return rows, np.array([counted[r] for r in rows.tolist()], np.float32)
+
+    def _count(self, needle: str, rows: np.ndarray) -> np.ndarray:
+        """Occurrences in ``rows``, read from their text: exact terms ask only for the rows
+        where the term is not a word of the keyword index (inside a longer word)."""
+        found = query_rows(self._milvus, self._uri, self._collection, rows, ["row", self._field])
+        counted = {int(e["row"]): str(e[self._field]).count(needle) for e in found}
+        return np.array([counted.get(r, 0) for r in rows.tolist()], np.float32)
 
     def _remember(self, lengths: dict[int, int]) -> None:
         with self._known_lock:

@@ -137,10 +137,12 @@ def test_postings_count_every_occurrence_of_any_character_and_say_lengths(texts:
     scan = texts(passages)
     local = PassageText(lambda: enumerate(passages), len(passages))
     for needle in ["100%", "a_b", "c:\\dir", '"它"', "一\n二", "增长", "不在", "%", "_"]:
-        rows, tf = scan.postings(needle)
+        rows = scan.rows(needle)
         assert rows.tolist() == [i for i, p in enumerate(passages) if needle in p], needle
-        assert tf.tolist() == [passages[i].count(needle) for i in rows], needle
-    assert scan.postings("a_b")[1].tolist() == [2.0]
+        assert scan.counts(needle, rows).tolist() == [passages[i].count(needle) for i in rows]
+    assert scan.counts("a_b", np.array([2, 1])).tolist() == [2.0, 0.0]
+    assert scan.says("a_b") and not scan.says("不在") and scan.says("c:\\dir")
+    assert scan.counts("c:\\dir", np.array([3, 0])).tolist() == [1.0, 0.0]
     assert scan.lengths.tolist() == [len(p) for p in passages]
     assert scan.lengths_of(np.array([4, 0])).tolist() == [len(passages[4]), len(passages[0])]
     assert scan.mean_length == pytest.approx(local.mean_length)
@@ -154,4 +156,4 @@ def test_postings_count_every_occurrence_of_any_character_and_say_lengths(texts:
 def test_the_compact_form_drops_punctuation_and_spaces() -> None:
     scan = PassageText(lambda: enumerate(["加快，发展 新质生产力！"]), 1, compact_form)
     assert scan.text(0) == "加快发展新质生产力"
-    assert scan.postings("发展新质")[0].tolist() == [0]
+    assert scan.rows("发展新质").tolist() == [0]

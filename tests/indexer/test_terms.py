@@ -34,19 +34,19 @@ def learned(rows: list[Row]) -> tuple[LearnedTerms, dict[str, int]]:
 def analyser(
     text: PassageText, index: KeywordIndex, learned: tuple[LearnedTerms, dict[str, int]]
 ) -> Analyser:
-    return Analyser(ExactTerms(text).df, index, learned[0])
+    return Analyser(text.says, index, learned[0])
 
 
 @pytest.mark.parametrize("term", NESTED)
-def test_postings_are_every_passage_that_contains_the_term(
+def test_rows_are_every_passage_that_contains_the_term(
     text: PassageText, rows: list[Row], term: str
 ) -> None:
     truth = containing(rows, term)
     assert truth.sum() >= 5
-    found, tf = text.postings(term)
+    found = text.rows(term)
     assert np.array_equal(found, np.flatnonzero(truth))
     counts = [normalize_for_match(rows[i].text).count(term) for i in found]
-    assert tf.tolist() == counts
+    assert text.counts(term, found).tolist() == counts
 
 
 def test_a_word_index_misses_what_exact_terms_find(
