@@ -180,18 +180,13 @@ def test_filters_return_the_best_inside_or_all_there_are(
 
 @pytest.mark.parametrize(
     "filters",
-    [
+    [  # every clause, each kind of value once: a backend's own filter is checked whole
         Filters(region="浙江"),
-        Filters(year=2026),
         Filters(year_to=2024),
-        Filters(year_from=2025, year_to=2026),
-        Filters(date_from="2026-01", date_to="2026-02"),
+        Filters(year_from=2025, date_from="2026-01", date_to="2026-02"),
         Filters(date_to="2025"),
-        Filters(speaker="省长"),
-        Filters(doc_type="政府工作报告"),
-        Filters(source="no-such-source"),
+        Filters(speaker="刘", doc_type="政府工作报告"),
         Filters(source="c:\\corpus"),  # a backslash no expression spells: filtered by rows
-        Filters(region="浙江", doc_type="政府工作报告", date_from="2025"),
     ],
     ids=repr,
 )
@@ -201,7 +196,8 @@ def test_filters_by_document_fields_keep_what_their_mask_keeps(
     """A backend may filter by its own copy of the documents' fields (Milvus: an expression
     on each window's fields); it returns what the row mask of the same filters returns."""
     mask = DocumentFilter(documents.documents, documents.of_row).mask(filters)
-    assert mask is not None
+    assert mask is not None and not mask.all()
+    assert mask.any() == (filters.source is None), "each filter but the last keeps some"
     for q in queries[:2]:
         by_fields = backend.search(q, 10, Scope(mask, filters))
         by_rows = backend.search(q, 10, Scope(mask))
