@@ -52,11 +52,14 @@ def main() -> None:
             f"opened in {opened:.1f} s; its folder holds {len(held)} files "
             f"({sum(p.stat().st_size for p in held):,} bytes); RSS {opened_rss:.0f} MB"
         )
-        searcher = Searcher(version, load_embedder(settings), settings)
+        embedder = load_embedder(settings)
+        searcher = Searcher(version, embedder, settings)
         year = searcher.facets()["year"][0]["value"]  # the most common year: a wide filter
         runs = [(mode, Filters()) for mode in args.modes.split(",")]
         runs.append(("hybrid", Filters(year=int(str(year)))))
         for mode, filters in runs:
+            # each run on a version opened afresh: no word's rows known from the run before
+            searcher = Searcher(served.open(version.name), embedder, settings)
             calls: dict[str, list[int]] = {"passages": [], "windows": []}
             took = []
             for q in queries:
