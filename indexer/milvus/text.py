@@ -124,7 +124,7 @@ class MilvusText(FoundText):
     def lengths_of(self, rows: np.ndarray) -> np.ndarray:
         asked = np.asarray(rows, dtype=np.int64).tolist()
         with self._known_lock:
-            known = dict(self._known)
+            known = {r: n for r in asked if (n := self._known.get(r)) is not None}
         missing = [r for r in asked if r not in known]
         if missing:
             fields = ["row", self._length_field]
