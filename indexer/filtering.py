@@ -37,8 +37,10 @@ class RowDocuments:
         index = {d.doc_id: i for i, d in enumerate(documents)}
         return cls(documents, np.array([index[x] for x in store.passage_doc_ids()], np.int32))
 
-    def of(self, row: int) -> DocumentInfo:
-        return self.documents[int(self.of_row[row])]
+
+def when_of(d: DocumentInfo) -> str | None:
+    """What date filters compare: the date, else the year (None: neither is known)."""
+    return d.date or (str(d.year) if d.year is not None else None)
 
 
 def document_info(d: dict[str, object]) -> DocumentInfo:
@@ -100,7 +102,7 @@ def _doc_matches(d: DocumentInfo, f: Filters) -> bool:
         return False
     if f.year_to is not None and (d.year is None or d.year > f.year_to):
         return False
-    when = d.date or (str(d.year) if d.year is not None else None)
+    when = when_of(d)
     if f.date_from is not None and (when is None or when[: len(f.date_from)] < f.date_from):
         return False
     if f.date_to is not None and (when is None or when[: len(f.date_to)] > f.date_to):

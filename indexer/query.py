@@ -197,12 +197,17 @@ class FoundText:
         """Occurrences of ``needle`` in each of ``rows``, when finding them did not count."""
         raise NotImplementedError
 
-    def _found(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
+    def _cached(self, needle: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """What finding ``needle`` gave, if it is still kept."""
         with self._lock:
             found = self._cache.get(needle)
             if found is not None:
                 self._cache.move_to_end(needle)
-                return found
+            return found
+
+    def _found(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
+        if (found := self._cached(needle)) is not None:
+            return found
         found = self._find(needle) if needle else (np.empty(0, np.int64), None)
         with self._lock:
             self._cache[needle] = found

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from indexer.filtering import RowDocuments, Scope
+from indexer.filtering import RowDocuments, Scope, when_of
 from indexer.milvus.client import row_filter
 from indexer.milvus.text import literal, pattern
 from indexer.schemas import DocumentInfo, Filters
@@ -25,17 +25,16 @@ from indexer.schemas import DocumentInfo, Filters
 if TYPE_CHECKING:
     from pymilvus import CollectionSchema
 
-#: The document fields an entity keeps, besides ``doc_id``, which passages already have.
+#: The document fields an entity keeps, besides ``doc_id``.
 FIELDS = ("year", "when", "region", "speaker", "doc_type", "source", "url")
 _TEXT = 65_535
 
 
-def add_fields(schema: CollectionSchema, with_doc_id: bool = True) -> None:
-    """The document fields of :data:`FIELDS` (and ``doc_id``) on a collection's schema."""
+def add_fields(schema: CollectionSchema) -> None:
+    """``doc_id`` and the document fields of :data:`FIELDS` on a collection's schema."""
     from pymilvus import DataType
 
-    if with_doc_id:
-        schema.add_field("doc_id", DataType.VARCHAR, max_length=_TEXT)
+    schema.add_field("doc_id", DataType.VARCHAR, max_length=_TEXT)
     for name in FIELDS:
         if name == "year":
             schema.add_field(name, DataType.INT64)
@@ -45,11 +44,10 @@ def add_fields(schema: CollectionSchema, with_doc_id: bool = True) -> None:
 
 def fields_of(d: DocumentInfo) -> dict[str, Any]:
     """A document's values of those fields (an unknown one: 0 or ``""``)."""
-    when = d.date or (str(d.year) if d.year is not None else "")
     return {
         "doc_id": d.doc_id,
         "year": d.year or 0,
-        "when": when,
+        "when": when_of(d) or "",
         "region": d.region or "",
         "speaker": d.speaker or "",
         "doc_type": d.doc_type or "",

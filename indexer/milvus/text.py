@@ -68,23 +68,25 @@ def literal(value: str) -> str | None:
     return None if any(map(_unspellable, value)) else _quoted(value)
 
 
+def _like_body(value: str) -> tuple[str, bool]:
+    """``value`` inside a ``like`` pattern, and whether exactly (each character it cannot
+    spell is then a one-character wildcard)."""
+    body = "".join("_" if _unspellable(c) else "\\" + c if c in "%_" else c for c in value)
+    return body, not any(map(_unspellable, value))
+
+
 def pattern(value: str, prefix: bool = False) -> str | None:
     """A ``like`` pattern for text starting with (``prefix``) or containing ``value``,
     as a string literal; None when it cannot be spelled exactly."""
-    if any(map(_unspellable, value)):
-        return None
-    body = "".join("\\" + ch if ch in "%_" else ch for ch in value)
-    return _quoted(("" if prefix else "%") + body + "%")
+    body, exact = _like_body(value)
+    return _quoted(("" if prefix else "%") + body + "%") if exact else None
 
 
 def like(field: str, needle: str) -> tuple[str, bool]:
     """The expression keeping passages whose ``field`` contains ``needle``, and whether it is
     exact (False: a one-character wildcard stands for each character it cannot spell)."""
-    spelled = pattern(needle)
-    if spelled is not None:
-        return f"{field} like {spelled}", True
-    body = "".join("_" if _unspellable(ch) else "\\" + ch if ch in "%_" else ch for ch in needle)
-    return f"{field} like {_quoted('%' + body + '%')}", False
+    body, exact = _like_body(needle)
+    return f"{field} like {_quoted('%' + body + '%')}", exact
 
 
 class MilvusText(FoundText):
@@ -138,19 +140,10 @@ class MilvusText(FoundText):
 
     def says(self, needle: str) -> bool:
         """One row is enough (a dense search analyses its words, and needs no more)."""
-        with self._lock:
-            found = self._cache.get(needle)
-        if found is not None:
-            return bool(len(found[0]))
-        if not needle:
-            return False
         expression, exact = like(self._field, needle)
-        if not exact:
-            return super().says(needle)
-        return bool(self._one(expression))
-
-    def _one(self, expression: str) -> list[dict[str, object]]:
-        return loaded_call(
+        if not needle or not exact or self._cached(needle) is not None:
+            return super().says(needle)  # from the rows known, or found as locally
+        one = loaded_call(
             self._milvus,
             self._uri,
             self._collection,
@@ -158,6 +151,7 @@ class MilvusText(FoundText):
                 self._collection, filter=expression, output_fields=["row"], limit=1
             ),
         )
+        return bool(one)
 
     def _find(self, needle: str) -> tuple[np.ndarray, np.ndarray | None]:
         """The rows and their lengths, no text (a common word is in thousands of passages);
