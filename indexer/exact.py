@@ -48,45 +48,63 @@ class ExactTerms:
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """Rows containing ``term`` (ascending) and each one's BM25 for it."""
-        with self._lock:
-            if (found := self._cache.get(term)) is not None:
-                self._cache.move_to_end(term)
-                return found
-        found = self._score(term)
-        with self._lock:
-            self._cache[term] = found
-            while len(self._cache) > _CACHED:
-                self._cache.popitem(last=False)
-        return found
+        return self._postings([term])[0]
 
-    def _score(self, term: str) -> tuple[np.ndarray, np.ndarray]:
-        rows = self._text.rows(term)
-        if not len(rows):
-            return rows, np.empty(0, np.float32)
+    def _postings(self, terms: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`postings` of each of ``terms``; those not known are scored together."""
+        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        with self._lock:
+            for term in terms:
+                if (known := self._cache.get(term)) is not None:
+                    self._cache.move_to_end(term)
+                    found[term] = known
+        missing = [t for t in dict.fromkeys(terms) if t not in found]
+        if missing:
+            scored = dict(zip(missing, self._score(missing), strict=True))
+            found.update(scored)
+            with self._lock:
+                self._cache.update(scored)
+                while len(self._cache) > _CACHED:
+                    self._cache.popitem(last=False)
+        return [found[t] for t in terms]
+
+    def _score(self, terms: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Rows of each term (one text search each), the keyword index's BM25 of those that
+        are its words (one request for them all), the text's counts where they are not."""
         n = len(self._text)
         words = self._words
-        indexed = np.zeros(len(rows), np.float32)  # the index's BM25 where it is a word
-        if words is not None and (tid := words.vocab.get(term)) is not None:
-            indexed = words.search([term], 0).of(rows) / idf(n, int(words.df[tid]))
-        as_word = indexed > 0
-        # where the term stands only inside longer words: occurrences over the length norm
-        nested = np.flatnonzero(~as_word)
-        part = indexed.astype(np.float64)
-        if nested.size:
-            tf = self._text.counts(term, rows[nested])
-            lengths = self._text.lengths_of(rows[nested])
-            norm = K1 * (1.0 - B + B * lengths / max(self._text.mean_length, 1.0))
-            part[nested] = tf / (tf + norm)
-        return rows, (idf(n, len(rows)) * part).astype(np.float32)
+        found = [self._text.rows(term) for term in terms]
+        indexed = [np.zeros(len(rows), np.float32) for rows in found]
+        if words is not None:
+            # where the term is a word of the keyword index: its BM25 there, without the idf
+            asked = [
+                (i, tid)
+                for i, term in enumerate(terms)
+                if len(found[i]) and (tid := words.vocab.get(term)) is not None
+            ]
+            scores = words.term_scores([(terms[i], found[i]) for i, _ in asked])
+            for (i, tid), score in zip(asked, scores, strict=True):
+                indexed[i] = score / idf(n, int(words.df[tid]))
+        out = []
+        for term, rows, part in zip(terms, found, indexed, strict=True):
+            part = part.astype(np.float64)
+            # where the term stands only inside longer words: occurrences over the length norm
+            nested = np.flatnonzero(part <= 0)
+            if len(rows) and nested.size:
+                tf = self._text.counts(term, rows[nested])
+                lengths = self._text.lengths_of(rows[nested])
+                norm = K1 * (1.0 - B + B * lengths / max(self._text.mean_length, 1.0))
+                part[nested] = tf / (tf + norm)
+            out.append((rows, (idf(n, len(rows)) * part).astype(np.float32)))
+        return out
 
     def scores(self, terms: Sequence[str]) -> np.ndarray:
         """Each passage's summed BM25 over ``terms`` (0 where none occurs), float32."""
         out = np.zeros(len(self._text), np.float32)
-        for term in terms:
-            rows, score = self.postings(term)
+        for rows, score in self._postings(terms):
             out[rows] += score
         return out
 
     def max_score(self, terms: Sequence[str]) -> float:
         """Upper bound of :meth:`scores`: each term at its best passage (as the keyword index's)."""
-        return sum(float(s.max()) for t in terms if len(s := self.postings(t)[1]))
+        return sum(float(s.max()) for _, s in self._postings(terms) if len(s))

@@ -225,6 +225,11 @@ class KeywordSearch(Protocol):
 
     def max_score(self, terms: Sequence[str], feedback: Feedback | None = None) -> float: ...
 
+    def term_scores(self, asked: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        """Each indexed term's own BM25 at its rows (0 where it is not a word of a row), all
+        at once: exact terms score every term of a query together."""
+        ...
+
 
 class TermStats:
     """Vocabulary, document frequencies and per-term maxima: scoring a query without postings.
@@ -385,6 +390,9 @@ class KeywordIndex(TermStats):
         scores = self.scores(terms, feedback)
         rows = self.top(scores, k, mask_of(scope)) if k else np.empty(0, np.int64)
         return KeywordHits(rows, scores[rows], scores.__getitem__, scores)
+
+    def term_scores(self, asked: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        return [self.scores([term])[np.asarray(rows, dtype=np.int64)] for term, rows in asked]
 
     def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
         """Rows of the ``k`` best ``scores`` above 0 (:func:`top_rows`)."""

@@ -397,27 +397,38 @@ class Searcher:
         return ranked, None if found is None else np.union1d(found, dn_rows)
 
     def keyword_hits(
-        self, a: Analysis, k: int, scope: Scope | None = None, feedback: Feedback | None = None
+        self,
+        a: Analysis,
+        k: int,
+        scope: Scope | None = None,
+        feedback: Feedback | None = None,
+        also: np.ndarray | None = None,
     ) -> KeywordHits:
         """BM25 of the query's exact terms (from the passages' text) and of its other terms and
         ``feedback`` words (from the keyword index): the ``k`` best rows inside ``scope`` and
-        the score of any row (``full``: every row's, where the index computes them all)."""
+        the score of any row (``full``: every row's, where the index computes them all).
+
+        ``also``: rows whose scores will be asked next (hybrid's dense nominees); a remote
+        index scores them with the best rows, in the same request."""
         side = self.keyword.search(a.tokens, k, scope, feedback)
         mask = mask_of(scope)
         if not a.units:
             return side
         exact = self.exact.scores(a.units)
-        if side.full is not None:
-            full = exact + side.full
+        if side.full is not None or not (a.tokens or feedback):
+            # every row's score is known: the exact terms' (from the text) and, where the
+            # keyword index computes them all, its own; a remote index then matches nothing
+            full = exact if side.full is None else exact + side.full
             rows = top_rows(full, k, mask) if k else np.empty(0, np.int64)
             return KeywordHits(rows, full[rows], full.__getitem__, full)
         # postings kept remotely: the best of each side, each scored on both
         best = top_rows(exact, k, mask) if k else np.empty(0, np.int64)
         rows = np.union1d(best, side.rows)
-        scores = exact[rows] + side.of(rows)
+        of = _remembering(side.of, rows if also is None else np.union1d(rows, also))
+        scores = exact[rows] + of(rows)
         order = np.lexsort((rows, -scores))[:k]
         order = order[scores[order] > 0]
-        return KeywordHits(rows[order], scores[order], lambda r: exact[r] + side.of(r))
+        return KeywordHits(rows[order], scores[order], lambda r: exact[r] + of(r))
 
     def _first_containing(self, a: Analysis, fused: Fused) -> Fused:
         """A one-term query's passages that contain the term before the ones that do not.
@@ -495,7 +506,7 @@ class Searcher:
         best rows inside ``scope`` and the score of any row."""
         dn_rows, _ = self.dense.search(qvec, self.settings.candidate_depth, scope)
         feedback = self._feedback(a, dn_rows)
-        return dn_rows, feedback, self.keyword_hits(a, k, scope, feedback)
+        return dn_rows, feedback, self.keyword_hits(a, k, scope, feedback, dn_rows)
 
     def _fuse(
         self, a: Analysis, qvec: np.ndarray, rows: np.ndarray, bm25: KeywordHits, feedback: Feedback
@@ -589,6 +600,23 @@ def _with_filters(req: SearchRequest, intent: Intent) -> SearchRequest:
         return req
     filters = {**req.filters.model_dump(exclude_none=True), **intent.filters()}
     return req.model_copy(update={"q": intent.query, "filters": BodyFilters(**filters)})
+
+
+def _remembering(
+    of: Callable[[np.ndarray], np.ndarray], rows: np.ndarray
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``of`` with the scores of ``rows`` asked at once and kept: later asks of them cost
+    nothing, other rows are asked for then."""
+    known = dict(zip(np.asarray(rows).tolist(), of(rows).tolist(), strict=True))
+
+    def scores(asked: np.ndarray) -> np.ndarray:
+        wanted = np.asarray(asked, dtype=np.int64)
+        missing = np.array([r for r in wanted.tolist() if r not in known], np.int64)
+        if len(missing):
+            known.update(zip(missing.tolist(), of(missing).tolist(), strict=True))
+        return np.array([known[r] for r in wanted.tolist()], np.float32)
+
+    return scores
 
 
 def _matching(hits: KeywordHits, scope: Scope | None, restricted: bool) -> np.ndarray | None:

@@ -255,6 +255,9 @@ class MilvusKeyword(TermStats):
     local index's; only the postings are read from Milvus.
     """
 
+    #: A term in at most this many passages is scored in the one search of all such terms.
+    _TOGETHER = MAX_LIMIT
+
     def __init__(self, stats: TermStats, milvus: MilvusClient, uri: str, collection: str) -> None:
         super().__init__(stats.vocab, stats.df, stats.term_max, len(stats))
         self._milvus = milvus
@@ -295,6 +298,42 @@ class MilvusKeyword(TermStats):
             order = np.lexsort((rows, -scores))[:k]
             rows, scores = rows[order], scores[order]
         return KeywordHits(rows, scores, lambda of: self._scores_of(weights, of))
+
+    def term_scores(self, asked: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        """One sparse search, a query vector per term (nq = terms), no filter: each term's
+        passages are all its hits when there are at most :attr:`_TOGETHER`; a commoner term
+        is scored at its rows alone (:meth:`_scores_of`)."""
+        out = [np.zeros(len(rows), np.float32) for _, rows in asked]
+        indexed = [
+            (i, tid)
+            for i, (term, rows) in enumerate(asked)
+            if len(rows) and (tid := self.vocab.get(term)) is not None
+        ]
+        together = [(i, tid) for i, tid in indexed if int(self.df[tid]) <= self._TOGETHER]
+        if together:
+            limit = max(1, max(int(self.df[tid]) for _, tid in together))
+            hits = loaded_call(
+                self._milvus,
+                self._uri,
+                self._collection,
+                lambda: self._milvus.search(
+                    self._collection,
+                    data=[{tid: 1.0} for _, tid in together],
+                    anns_field="terms",
+                    limit=limit,
+                    search_params={"metric_type": "IP"},
+                    output_fields=["row"],
+                ),
+            )
+            for (i, _), found in zip(together, hits, strict=True):
+                score = {int(h["row"]): float(h["distance"]) for h in found}
+                out[i] = np.array(
+                    [score.get(r, 0.0) for r in np.asarray(asked[i][1]).tolist()], np.float32
+                )
+        for i, tid in indexed:
+            if int(self.df[tid]) > self._TOGETHER:
+                out[i] = self._scores_of({tid: 1.0}, asked[i][1])
+        return out
 
     def _scores_of(self, weights: dict[int, float], rows: np.ndarray) -> np.ndarray:
         """BM25 of ``rows`` (the query's terms only), summed by the server: a sparse search
