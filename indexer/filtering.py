@@ -25,17 +25,42 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class RowDocuments:
     """Each passage row's document: what filters read, and what a vector database keeps
-    beside each row to filter by."""
+    beside each row to filter by.
+
+    A document's passages are consecutive rows, so it is kept as spans: the first row of
+    each run of one document's passages and that document (memory per document, never
+    per passage: a replica holds nothing that grows with the passages). A per-row array
+    is made only for the request that needs one (:meth:`spread`).
+    """
 
     documents: list[DocumentInfo]
-    of_row: np.ndarray  # int32 index into ``documents`` of each passage row
+    starts: np.ndarray  # int64 first row of each run, ascending
+    owners: np.ndarray  # int64 index into ``documents`` of each run
+    passages: int
 
     @classmethod
     def of_store(cls, store: PassageStore) -> RowDocuments:
-        """The store's documents, and each row's (a document's passages are consecutive)."""
+        """The store's documents, and the runs of rows of each one."""
         documents = [document_info(d) for d in store.documents()]
+        return cls.of_ids(documents, store.passage_doc_ids())
+
+    @classmethod
+    def of_ids(cls, documents: list[DocumentInfo], doc_ids: list[str]) -> RowDocuments:
+        """``documents`` and the runs of each one's id in ``doc_ids`` (each row's document)."""
         index = {d.doc_id: i for i, d in enumerate(documents)}
-        return cls(documents, np.array([index[x] for x in store.passage_doc_ids()], np.int32))
+        starts = [r for r in range(len(doc_ids)) if r == 0 or doc_ids[r] != doc_ids[r - 1]]
+        owners = [index[doc_ids[r]] for r in starts]
+        return cls(documents, np.array(starts, np.int64), np.array(owners, np.int64), len(doc_ids))
+
+    def of(self, rows: np.ndarray | int) -> np.ndarray:
+        """The document index of each of ``rows``."""
+        runs = np.searchsorted(self.starts, np.asarray(rows, dtype=np.int64), side="right") - 1
+        return self.owners[runs]
+
+    def spread(self, values: np.ndarray) -> np.ndarray:
+        """A per-document array as a per-row one (each row gets its document's value)."""
+        lengths = np.diff(np.append(self.starts, self.passages))
+        return np.repeat(np.asarray(values)[self.owners], lengths)
 
 
 def when_of(d: DocumentInfo) -> str | None:
@@ -81,16 +106,15 @@ def mask_of(scope: Scope | None) -> np.ndarray | None:
 class DocumentFilter:
     """The row mask of any filters over one version's documents."""
 
-    def __init__(self, documents: list[DocumentInfo], row_documents: np.ndarray) -> None:
-        self._documents = documents
-        self._row_documents = row_documents
+    def __init__(self, rows: RowDocuments) -> None:
+        self._rows = rows
 
     def mask(self, f: Filters) -> np.ndarray | None:
         """Row mask for the filters, or None when there are none."""
         if f.is_empty():
             return None
-        allowed = np.array([_doc_matches(d, f) for d in self._documents], dtype=bool)
-        return allowed[self._row_documents]
+        allowed = np.array([_doc_matches(d, f) for d in self._rows.documents], dtype=bool)
+        return self._rows.spread(allowed)
 
 
 def _doc_matches(d: DocumentInfo, f: Filters) -> bool:

@@ -114,7 +114,7 @@ class Searcher:
         self._embedder_lock = threading.Lock()
         if not callable(embedder):  # an Embedder itself (a loader is callable, an Embedder not)
             self._embedder = self._checked(embedder)
-        self._filter = DocumentFilter(version.documents, version.row_documents)
+        self._filter = DocumentFilter(version.rows)
         self._results = Results(version)
         #: one passage as a result: marked text, document, neighbours, citation
         self.hit = self._results.hit
@@ -147,12 +147,20 @@ class Searcher:
 
     @property
     def documents(self) -> list[DocumentInfo]:
-        """Every document of the version; ``row_documents`` indexes it by passage row."""
+        """Every document of the version; :meth:`document_of` says a row's."""
         return self.version.documents
 
     @property
-    def row_documents(self) -> np.ndarray:
-        return self.version.row_documents
+    def passage_count(self) -> int:
+        return self.version.passages
+
+    def document_of(self, rows: np.ndarray | int) -> np.ndarray:
+        """The index in :attr:`documents` of each of ``rows``' documents."""
+        return self.version.rows.of(rows)
+
+    def by_row(self, values: np.ndarray) -> np.ndarray:
+        """A value per document (of :attr:`documents`) as one per passage row."""
+        return self.version.rows.spread(values)
 
     @property
     def dense(self) -> DenseBackend:

@@ -155,11 +155,12 @@ class MilvusBackend:
         fields = [] if documents is None else row_fields(documents)
         for start, chunk in in_chunks(vectors, _INSERT_CHUNK):
             batch = []
+            rows = owner[start : start + len(chunk)]
+            of = documents.of(rows).tolist() if documents is not None else []
             for i, v in enumerate(chunk.tolist()):
-                row = int(owner[start + i])
-                entity = {"window": start + i, "row": row, "vector": v, "exact": v}
+                entity = {"window": start + i, "row": int(rows[i]), "vector": v, "exact": v}
                 if documents is not None:
-                    entity.update(fields[int(documents.of_row[row])])
+                    entity.update(fields[of[i]])
                 batch.append(entity)
             milvus.insert(name, batch)
         milvus.flush(name)  # Lite searches unflushed data slowly (~0.5 s a query)

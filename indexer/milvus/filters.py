@@ -57,7 +57,7 @@ def fields_of(d: DocumentInfo) -> dict[str, Any]:
 
 
 def row_fields(rows: RowDocuments) -> list[dict[str, Any]]:
-    """Each document's fields, by document index (``rows.of_row`` picks a row's)."""
+    """Each document's fields, by document index (``rows.of`` picks a row's)."""
     return [fields_of(d) for d in rows.documents]
 
 

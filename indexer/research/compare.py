@@ -33,7 +33,7 @@ def compare(
     analysis = searcher.analyse(params.q, check)
     parsed = analysis.parsed
     filters = params.filters()
-    n = len(searcher.row_documents)
+    n = searcher.passage_count
     scope = searcher.scope(filters)
     within = np.ones(n, dtype=bool) if scope is None else scope.mask
     # every group the filters hold is listed; one whose passages lack a quoted phrase is silent
@@ -42,7 +42,9 @@ def compare(
         inside = np.zeros(n, dtype=bool)
     docs = searcher.documents
     keys = [_key(d, params.by) for d in docs]
-    present = sorted({keys[i] for i in np.unique(searcher.row_documents[within])}, key=str)
+    present = sorted(
+        {keys[i] for i in np.unique(searcher.document_of(np.flatnonzero(within)))}, key=str
+    )
     rows = np.flatnonzero(inside)
     message = None
     best: dict[GroupKey, tuple[int, float]] = {}
@@ -54,7 +56,7 @@ def compare(
         )
         check()
         own = searcher.uses(analysis)[ranking.rows]  # passages that use the query's words
-        doc_of = searcher.row_documents[ranking.rows]
+        doc_of = searcher.document_of(ranking.rows)
         for i in np.flatnonzero(own):  # each group's best passage among those that use the words
             best.setdefault(keys[doc_of[i]], (int(ranking.rows[i]), float(ranking.scores[i])))
         speaks = set(best)

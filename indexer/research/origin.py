@@ -78,14 +78,14 @@ def origin(searcher: Searcher, params: OriginParams, budget: float | None = None
     how: dict[tuple[int, int], MatchKind] = {}  # (document, sentence) -> its best match
     if sentences and (inside is None or inside.mask.any()):  # filters that hold no passage: none
         vectors = searcher.encode_passages(sentences)
-        dated = np.array([_when(d) for d in searcher.documents])[searcher.row_documents]
+        dated = searcher.by_row(np.array([_when(d) for d in searcher.documents]))
         for i, sentence in enumerate(sentences):
             for row, kind, similarity in _matches(searcher, sentence, vectors[i], inside, dated):
                 key = (_RANK[kind], -similarity, row)
                 if row not in best or key < best[row]:
                     best[row], kinds[row] = key, kind
                 said.setdefault(row, set()).add(i)
-                doc = (int(searcher.row_documents[row]), i)
+                doc = (int(searcher.document_of(row)), i)
                 if doc not in how or _RANK[kind] < _RANK[how[doc]]:
                     how[doc] = kind
             check()
@@ -164,7 +164,7 @@ def _answer(
     by_doc: dict[int, int] = {}  # document -> its best row
     sentences_of_doc: dict[int, set[int]] = {}
     for row in sorted(best, key=best.__getitem__):
-        doc = int(searcher.row_documents[row])
+        doc = int(searcher.document_of(row))
         by_doc.setdefault(doc, row)
         sentences_of_doc.setdefault(doc, set()).update(said[row])
     rows = list(by_doc.values())

@@ -44,11 +44,13 @@ def similar(
         return None
     vectors = searcher.encode_windows(searcher.passages([row])[row].text)
     allowed = searcher.mask(filters or Filters())
-    n = len(searcher.row_documents)
+    n = searcher.passage_count
     allowed = np.ones(n, dtype=bool) if allowed is None else allowed.copy()
     allowed[row] = False
     if not same_document:
-        allowed &= searcher.row_documents != searcher.row_documents[row]
+        own = np.zeros(len(searcher.documents), dtype=bool)
+        own[searcher.document_of(row)] = True
+        allowed &= ~searcher.by_row(own)
     nominees = np.unique(
         np.concatenate(
             [searcher.dense_nominees(v, _NOMINEES, Scope(allowed)) for v in vectors]

@@ -35,7 +35,7 @@ def trends(searcher: Searcher, params: TrendParams, budget: float | None = None)
     parsed = analysis.parsed
     terms = analysis.required
     filters = params.filters()
-    n = len(searcher.row_documents)
+    n = searcher.passage_count
     inside = searcher.mask(filters)
     if inside is not None and not inside.any():
         return _nothing_inside(searcher, params, terms, filters, started)
@@ -46,10 +46,10 @@ def trends(searcher: Searcher, params: TrendParams, budget: float | None = None)
     check()
 
     keys, group_of_doc = _groups(searcher, params.by)
-    group_of_row = group_of_doc[searcher.row_documents]
+    group_of_row = searcher.by_row(group_of_doc)
     m = len(keys)
-    docs_inside = np.unique(searcher.row_documents[inside])
-    docs_exact = np.unique(searcher.row_documents[exact])
+    docs_inside = np.unique(searcher.document_of(np.flatnonzero(inside)))
+    docs_exact = np.unique(searcher.document_of(np.flatnonzero(exact)))
     passages_total = np.bincount(group_of_row[inside], minlength=m)
     chars = np.bincount(group_of_row[inside], weights=searcher.lengths[inside], minlength=m)
     documents_total = np.bincount(group_of_doc[docs_inside], minlength=m)

@@ -77,8 +77,7 @@ class Version:
     text: TextIndex  # passages in matching form: phrases, exclusions, exact terms
     compact: TextIndex  # the same without punctuation and spaces: pasted quotes (origin)
     calibration: DenseCalibration
-    documents: list[DocumentInfo]  # every document; ``row_documents`` indexes it by row
-    row_documents: np.ndarray  # int32 document index of each passage row
+    rows: RowDocuments  # every document, and the rows of each
     load_dense: Callable[[], DenseBackend]
     _dense: DenseBackend | None = field(default=None, init=False, repr=False)
     _dense_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
@@ -89,7 +88,11 @@ class Version:
 
     @property
     def passages(self) -> int:
-        return len(self.row_documents)
+        return self.rows.passages
+
+    @property
+    def documents(self) -> list[DocumentInfo]:
+        return self.rows.documents
 
     @property
     def dense(self) -> DenseBackend:
@@ -159,9 +162,8 @@ def assemble(
     compact: TextIndex,
     load_dense: Callable[[], DenseBackend],
 ) -> Version:
-    """A version of these parts, with its documents and each row's document read from the
+    """A version of these parts, with its documents and the rows of each read from the
     store (a document's passages are consecutive rows)."""
-    rows = RowDocuments.of_store(store)
     return Version(
         manifest=manifest,
         store=store,
@@ -172,7 +174,6 @@ def assemble(
         text=text,
         compact=compact,
         calibration=DenseCalibration.from_dict(manifest.dense_calibration),
-        documents=rows.documents,
-        row_documents=rows.of_row,
+        rows=RowDocuments.of_store(store),
         load_dense=load_dense,
     )

@@ -195,7 +195,7 @@ def test_filters_by_document_fields_keep_what_their_mask_keeps(
 ) -> None:
     """A backend may filter by its own copy of the documents' fields (Milvus: an expression
     on each window's fields); it returns what the row mask of the same filters returns."""
-    mask = DocumentFilter(documents.documents, documents.of_row).mask(filters)
+    mask = DocumentFilter(documents).mask(filters)
     assert mask is not None and not mask.all()
     assert mask.any() == (filters.source is None), "each filter but the last keeps some"
     for q in queries[:2]:

@@ -94,7 +94,7 @@ def test_trends_and_compare_agree_on_who_uses_a_phrase(
     assert {r.key for r in side.rows if not r.says_nothing} == using
     regions = [d.region for d in searcher.documents]
     rows = np.flatnonzero(["代表大会" in t for t in texts])
-    assert using == {regions[searcher.row_documents[r]] for r in rows} - {None}
+    assert using == {regions[int(searcher.document_of(r))] for r in rows} - {None}
 
 
 def test_trends_say_when_the_filters_match_no_document(searcher: Searcher) -> None:

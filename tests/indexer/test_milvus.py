@@ -123,13 +123,18 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
 
 def _assert_holds_nothing_per_passage(version: Version) -> None:
     """No array of the version's parts has a value per passage or per window (a replica reads
-    those from Milvus per query); ``row_documents`` is the documents' spans, spelled out."""
+    those from Milvus per query); each row's document is kept as spans, one per document."""
     windows = version.manifest.windows
     sizes = {version.passages, windows}
     parts = [version.store, version.keyword, version.clusters, version.feedback, version.dense]
-    parts += [version.text, version.compact]
+    parts += [version.text, version.compact, version.rows]
     for part in parts:
-        for name, value in vars(part).items():
+        fields = (
+            vars(part)
+            if hasattr(part, "__dict__")
+            else {k: getattr(part, k) for k in part.__slots__}
+        )
+        for name, value in fields.items():
             if isinstance(value, np.ndarray):
                 assert len(value) not in sizes or len(value) <= 1, (type(part).__name__, name)
             # no passage text either: phrases and exact terms are matched by Milvus

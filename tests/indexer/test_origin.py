@@ -28,7 +28,7 @@ def documents_saying(searcher: Searcher):  # type: ignore[no-untyped-def]
     def saying(phrase: str) -> set[str]:
         key = compact_form(phrase)
         docs = searcher.documents
-        return {docs[searcher.row_documents[r]].doc_id for r, t in texts.items() if key in t}
+        return {docs[int(searcher.document_of(r))].doc_id for r, t in texts.items() if key in t}
 
     return saying
 
@@ -37,7 +37,7 @@ def _distinctive_sentence(searcher: Searcher, documents_saying) -> tuple[str, st
     """A sentence of the 2025 national report that no other document says."""
     docs = {d.doc_id: d for d in searcher.documents}
     for row, text in searcher.store.passage_texts():
-        doc = docs[searcher.documents[searcher.row_documents[row]].doc_id]
+        doc = docs[searcher.documents[int(searcher.document_of(row))].doc_id]
         if doc.year != 2025 or doc.region != "全国":
             continue
         for sentence in sentences_of(text):

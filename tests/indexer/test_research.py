@@ -100,7 +100,7 @@ def test_compare_shows_each_regions_best_passage_and_who_says_nothing(searcher: 
 
 def _texts_of(searcher: Searcher, texts: dict[int, str], region: str) -> list[str]:
     docs = searcher.documents
-    return [t for row, t in texts.items() if docs[searcher.row_documents[row]].region == region]
+    return [t for row, t in texts.items() if docs[int(searcher.document_of(row))].region == region]
 
 
 def test_similar_finds_the_paragraph_another_report_shares(searcher: Searcher) -> None:

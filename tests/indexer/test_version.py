@@ -55,7 +55,11 @@ def test_a_catalog_opens_a_typed_version_whose_parts_agree(index_settings: Setti
     assert isinstance(version.clusters, ClusterArray)
     n = version.passages
     assert n == version.manifest.passages == len(version.keyword) == len(version.clusters.labels)
-    assert version.row_documents.max() < len(version.documents) == version.manifest.documents
+    assert len(version.documents) == version.manifest.documents
+    # each row's document, kept as spans, is the store's passage by passage
+    of = version.rows.of(np.arange(n))
+    assert [version.documents[i].doc_id for i in of] == version.store.passage_doc_ids()
+    assert len(version.rows.starts) <= len(version.documents) < n
     assert version.feedback is not None and version.terms is not None
     assert version.problem() is None  # the dense part is not read until a query needs it
     assert len(version.dense) == n and version.problem() is None
