@@ -7,7 +7,7 @@ common year, with in-process p50 and p95. Latency and
 memory of a replica as a service: ``bench/bench_http.py`` with the same environment.
 
     GOVSPEECH_MILVUS_URI=http://127.0.0.1:19530 .venv/bin/python bench/bench_replica.py \
-        [--eval ../shared/eval/dev.jsonl] [--modes keyword,dense,hybrid]
+        [--eval ../shared/eval/dev.jsonl] [--modes keyword,dense,hybrid] [--queries N]
 """
 
 from __future__ import annotations
@@ -33,9 +33,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--eval", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
     ap.add_argument("--modes", default="keyword,dense,hybrid")
+    ap.add_argument("--queries", type=int, default=None, help="the first N queries only")
     args = ap.parse_args()
     lines = args.eval.read_text(encoding="utf-8").splitlines()
-    queries = [json.loads(line)["query"] for line in lines if line.strip()]
+    queries = [json.loads(line)["query"] for line in lines if line.strip()][: args.queries]
 
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(index_dir=Path(folder), catalog="milvus")

@@ -258,3 +258,18 @@ def test_a_phrase_found_nowhere_is_an_empty_answer_that_says_so(searcher: Search
     assert repaired.hits and "the closing ” is missing" in (repaired.message or "")
     excluded_only = searcher.search(SearchRequest(q="-新质生产力"))
     assert excluded_only.hits == [] and "-word only excludes" in (excluded_only.message or "")
+
+
+def test_a_dense_query_asks_the_text_only_of_words_the_keyword_index_lacks(
+    index_settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    searcher = LiveIndex(index_settings, embedder).get()  # nothing asked of its text yet
+    asked: list[str] = []
+    says = searcher.version.text.says
+    monkeypatch.setattr(searcher.version.text, "says", lambda t: asked.append(t) or says(t))
+    glance = searcher.search(SearchRequest(q="乡村振兴 新质生产力 黑洞", mode="dense"))
+    vocab = searcher.keyword.vocab
+    assert asked and not any(t in vocab for t in asked)  # 黑洞 and the like are still asked
+    # the analysis is the one that asks the text of every word
+    full = searcher.search(SearchRequest(q="乡村振兴 新质生产力 黑洞", mode="keyword"))
+    assert glance.terms == full.terms
