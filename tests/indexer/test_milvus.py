@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from pydantic import BaseModel
 
 from indexer.build import build_index, rollback_index
 from indexer.catalog import catalog
@@ -29,6 +30,12 @@ from indexer.milvus.catalog import ALIAS_TTL_S, PUBLISHED_FILE
 from indexer.milvus.dense import MilvusBackend
 from indexer.milvus.passages import MilvusClusters, MilvusKeyword
 from indexer.milvus.replica import Collections
+from indexer.research.compare import compare
+from indexer.research.export import compare_table, write
+from indexer.research.origin import origin
+from indexer.research.schemas import CompareParams, OriginParams, TrendParams
+from indexer.research.similar import similar
+from indexer.research.trends import trends
 from indexer.schemas import Filters, SearchRequest, SearchResponse
 from indexer.search import Searcher
 from indexer.settings import Settings
@@ -104,6 +111,7 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
         for f in FILTERS:
             req = SearchRequest(q=NESTED, mode=mode, k=10, filters=f)
             assert _answer(replica.search(req)) == _answer(local.search(req)), (mode, f)
+    _assert_research_answers_as_local(replica, local)
     _assert_holds_nothing_per_passage(replica.version)  # after the searches, not only before
     hit = local.search(SearchRequest(q="科技成果转化", k=1)).hits[0]
     assert replica.passage(hit.passage_id, context=2) == local.passage(hit.passage_id, context=2)
@@ -119,6 +127,40 @@ def test_a_replica_with_only_the_milvus_address_answers_as_the_local_index(
     MilvusClient(uri).drop_collection(Collections(target).terms)
     with pytest.raises(IndexNotFound, match=r"older govspeech.*--full"):
         served.open(version)
+
+
+def _assert_research_answers_as_local(replica: Searcher, local: Searcher) -> None:
+    """Trends, compare, origin, similar and their exports: the local answers on a replica."""
+
+    def same(a: BaseModel, b: BaseModel) -> None:
+        a_, b_ = (
+            a.model_dump(exclude={"took_ms", "version"}),
+            b.model_dump(exclude={"took_ms", "version"}),
+        )
+        assert a_ == b_
+
+    for f in ({}, {"region": "浙江省"}, {"year": 2026}):
+        for by in ("year", "region"):
+            params = TrendParams(q="科技成果转化", by=by, **f)
+            counted = trends(local, params)
+            same(trends(replica, params), counted)
+            assert counted.passages > 0 or f
+        params = CompareParams(q="乡村振兴 措施", by="region", **f)
+        got, want = compare(replica, params), compare(local, params)
+        same(got, want)
+        assert list(write(compare_table(got), "csv")) == list(write(compare_table(want), "csv"))
+        said = OriginParams(text="推动科技成果转化", **f)
+        got_origin, want_origin = origin(replica, said), origin(local, said)
+        same(got_origin, want_origin)
+        if not f:  # the answers compared hold something
+            assert any(r.hit for r in want.rows) and want_origin.documents
+    hit = local.search(SearchRequest(q="科技成果转化", k=1)).hits[0]
+    for same_document in (False, True):
+        got_similar = similar(replica, hit.passage_id, 5, same_document=same_document)
+        want_similar = similar(local, hit.passage_id, 5, same_document=same_document)
+        assert got_similar is not None and want_similar is not None
+        same(got_similar, want_similar)
+        assert want_similar.hits
 
 
 def _assert_holds_nothing_per_passage(version: Version) -> None:
