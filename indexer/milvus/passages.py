@@ -279,25 +279,32 @@ class MilvusKeyword(TermStats):
         if k > 0 and weights and (scope is None or scope.count()):
             # a few more than asked, so ties at the cut are broken by row, not by Milvus
             limit = min(MAX_LIMIT, k + 16)
-            hits = loaded_call(
-                self._milvus,
-                self._uri,
-                self._collection,
-                lambda: self._milvus.search(
-                    self._collection,
-                    data=[weights],
-                    anns_field="terms",
-                    limit=limit,
-                    filter=where(scope),
-                    search_params={"metric_type": "IP"},
-                    output_fields=["row"],
-                ),
-            )[0]
+            hits = self._sparse([weights], limit, where(scope))[0]
             rows = np.array([h["row"] for h in hits], dtype=np.int64)
             scores = np.array([h["distance"] for h in hits], dtype=np.float32)
             order = np.lexsort((rows, -scores))[:k]
             rows, scores = rows[order], scores[order]
         return KeywordHits(rows, scores, lambda of: self._scores_of(weights, of))
+
+    def _sparse(
+        self, data: list[dict[int, float]], limit: int, expression: str = ""
+    ) -> list[list[dict[str, Any]]]:
+        """One sparse search of the ``terms`` postings (a query vector each in ``data``): the
+        rows and their summed BM25 (the inner product), best first."""
+        return loaded_call(
+            self._milvus,
+            self._uri,
+            self._collection,
+            lambda: self._milvus.search(
+                self._collection,
+                data=data,
+                anns_field="terms",
+                limit=limit,
+                filter=expression,
+                search_params={"metric_type": "IP"},
+                output_fields=["row"],
+            ),
+        )
 
     def term_scores(self, asked: Sequence[tuple[str, np.ndarray]]) -> list[np.ndarray]:
         """One sparse search, a query vector per term (nq = terms), no filter: each term's
@@ -312,19 +319,7 @@ class MilvusKeyword(TermStats):
         together = [(i, tid) for i, tid in indexed if int(self.df[tid]) <= self._TOGETHER]
         if together:
             limit = max(1, max(int(self.df[tid]) for _, tid in together))
-            hits = loaded_call(
-                self._milvus,
-                self._uri,
-                self._collection,
-                lambda: self._milvus.search(
-                    self._collection,
-                    data=[{tid: 1.0} for _, tid in together],
-                    anns_field="terms",
-                    limit=limit,
-                    search_params={"metric_type": "IP"},
-                    output_fields=["row"],
-                ),
-            )
+            hits = self._sparse([{tid: 1.0} for _, tid in together], limit)
             for (i, _), found in zip(together, hits, strict=True):
                 score = {int(h["row"]): float(h["distance"]) for h in found}
                 out[i] = np.array(
@@ -351,20 +346,8 @@ class MilvusKeyword(TermStats):
         )
         found: dict[int, float] = {}
         for part in parts:
-            hits = loaded_call(
-                self._milvus,
-                self._uri,
-                self._collection,
-                lambda part=part: self._milvus.search(
-                    self._collection,
-                    data=[weights],
-                    anns_field="terms",
-                    limit=max(1, holding) if part is None else len(part),
-                    filter="" if part is None else row_filter(part),
-                    search_params={"metric_type": "IP"},
-                    output_fields=["row"],
-                ),
-            )[0]
+            limit = max(1, holding) if part is None else len(part)
+            hits = self._sparse([weights], limit, "" if part is None else row_filter(part))[0]
             found.update((int(h["row"]), float(h["distance"])) for h in hits)
         for i, row in enumerate(np.asarray(rows).tolist()):
             out[i] = found.get(row, 0.0)
