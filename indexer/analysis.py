@@ -102,14 +102,19 @@ class Analyser:
 
     ``said`` tells whether any passage contains a string (the version's
     :class:`~indexer.query.TextIndex` answers); ``stats`` is the keyword index's vocabulary.
+    Analysis asks only of Han strings, and the segmenter cut every Han word of the
+    vocabulary out of some passage's matching form, so ``said`` is asked only of the others.
     """
 
     def __init__(
         self, said: Callable[[str], bool], stats: TermStats, learned: LearnedTerms
     ) -> None:
-        self._said = said
+        self._ask = said
         self._stats = stats
         self._learned = learned
+
+    def _said(self, form: str) -> bool:
+        return form in self._stats.vocab or self._ask(form)
 
     def analyse(
         self, query: str, check: Callable[[], None] | None = None, whole: bool = True

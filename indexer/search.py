@@ -123,16 +123,12 @@ class Searcher:
         self._compact = version.compact
         self.exact = ExactTerms(self._text, version.keyword)
         self._intent: IntentReader | None = None  # built from the facets on first use
-        # analysing asks only whether each word is in the archive; a search that then scores
-        # the words (keyword, hybrid) asks for their rows at once, one call per word on a
-        # replica, where a dense one asks only of the words the keyword index does not hold:
-        # analysis asks of Han strings alone, and the segmenter cut each Han word of the
-        # vocabulary out of some passage's folded text, which is the matching form
-        said, vocab = self._text.rows, version.keyword.vocab
+        # analysing asks whether a word outside the vocabulary is in the archive; a search
+        # that then scores the words (keyword, hybrid) asks for their rows at once, one call
+        # per word on a replica, where a dense one asks for one row
+        said = self._text.rows
         self._analyser = Analyser(lambda t: bool(len(said(t))), version.keyword, version.terms)
-        self._glance = Analyser(
-            lambda t: t in vocab or self._text.says(t), version.keyword, version.terms
-        )
+        self._glance = Analyser(self._text.says, version.keyword, version.terms)
 
     @classmethod
     def at(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from indexer.build import build_index
 from indexer.embed import Embedder
 from indexer.live import LiveIndex
+from indexer.query import PassageText
 from indexer.schemas import Filters, SearchRequest
 from indexer.search import QueryError, Searcher
 from indexer.settings import Settings
@@ -263,10 +264,10 @@ def test_a_phrase_found_nowhere_is_an_empty_answer_that_says_so(searcher: Search
 def test_a_dense_query_asks_the_text_only_of_words_the_keyword_index_lacks(
     index_settings: Settings, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    searcher = LiveIndex(index_settings, embedder).get()  # nothing asked of its text yet
     asked: list[str] = []
-    says = searcher.version.text.says
-    monkeypatch.setattr(searcher.version.text, "says", lambda t: asked.append(t) or says(t))
+    says = PassageText.says
+    monkeypatch.setattr(PassageText, "says", lambda self, t: asked.append(t) or says(self, t))
+    searcher = LiveIndex(index_settings, embedder).get()  # nothing asked of its text yet
     glance = searcher.search(SearchRequest(q="乡村振兴 新质生产力 黑洞", mode="dense"))
     vocab = searcher.keyword.vocab
     assert asked and not any(t in vocab for t in asked)  # 黑洞 and the like are still asked
